@@ -1,0 +1,1 @@
+"""Built-in plugins of usannotator, one package each; installed as `usannotator_plugins`."""

@@ -1,0 +1,36 @@
+"""What a plugin is: one capability a user can name, reachable from the GUI and the command line.
+
+A plugin module exposes `plugin`, an instance of a `Plugin` subclass. Its module must import
+without Qt or torch (the command line and the plugin list load it); GUI code lives in a separate
+module that `activate` imports.
+
+In the GUI, `activate(host)` receives the host (see usannotator.gui.host.Host), which offers:
+  host.document            the open Document, or None; host.document_opened / document_closed
+                           are Qt-free Signals.
+  host.add_dock(widget, title, area="right")
+  host.add_action(menu, action)         menu: "File", "Edit", "View", "Tools", "Plugins", "Help"
+  host.add_tool(tool)                   a SliceTool: mouse events on every slice view
+  host.add_overlay(overlay)             a SliceOverlay: a float/colour layer drawn on slice views
+  host.run_job(job, on_result, on_partial=None, on_error=None)   background work with progress and Cancel
+  host.apply_edit(edit)                 the document's edit path, with errors shown to the user
+  host.settings(plugin_name)            a QSettings group of its own
+  host.show_error(title, message, details="")
+  host.viewers                          the slice views (current slice, jump to a slice)
+"""
+
+from __future__ import annotations
+
+
+class Plugin:
+    name = "plugin"          # short identifier, also the command-line namespace
+    title = "Plugin"         # shown to users
+    description = ""
+
+    def add_commands(self, subparsers) -> None:
+        """Add command-line subcommands. Each sets `func(args) -> int` with set_defaults."""
+
+    def activate(self, host) -> None:
+        """Add docks, tools, overlays and actions to the running application."""
+
+    def deactivate(self, host) -> None:
+        """Release what activate created (threads, files). Docks are removed by the host."""
