@@ -34,3 +34,42 @@ class Plugin:
 
     def deactivate(self, host) -> None:
         """Release what activate created (threads, files). Docks are removed by the host."""
+
+
+class Segmenter:
+    """A torch segmentation model that a plugin offers to the rest of the application.
+
+    The IFSS-Net plugin offers one; border analysis computes activation maps on any of them, without
+    importing the plugin that made it (the host collects them: `segmenters(records)`).
+    torch is imported inside the methods only.
+    """
+
+    name = "segmenter"
+    title = "Segmenter"
+
+    def available(self) -> tuple[bool, str]:
+        """(True, "") when the model can be loaded (e.g. its weights exist), else (False, why)."""
+        return True, ""
+
+    def load(self, device: str = "cpu"):
+        """The model (torch.nn.Module) in eval mode on `device`, weights from local files only."""
+        raise NotImplementedError
+
+    def layers(self, model) -> dict:
+        """Named layers (torch.nn.Module) where activation maps make sense; the first is the default."""
+        raise NotImplementedError
+
+    def slice_logits(self, model, image, labels, z: int, label: int):
+        """Logits (torch tensor, shape (H, W) of the slice grid (depth, lateral)) for label `label` on
+        sweep slice `z`, computed the way the model segments that slice in use (its context taken
+        from `image` and `labels`, numpy (z, y, x)). Must stay differentiable for activation maps."""
+        raise NotImplementedError
+
+
+def segmenters(records) -> list:
+    """Every Segmenter offered by the loaded plugins (a plugin offers them through `segmenters()`)."""
+    found = []
+    for record in records:
+        if record.ok and hasattr(record.plugin, "segmenters"):
+            found.extend(record.plugin.segmenters())
+    return found
