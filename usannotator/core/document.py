@@ -78,12 +78,14 @@ class Document:
         if edit.mask is not None:
             wanted &= np.broadcast_to(edit.mask, old.shape)
         allowed = wanted & self._writable(old, new, region, edit)
-        if wanted.any() and not allowed.any() and not edit.slices_written:
+        if wanted.any() and not allowed.any() and not (edit.slices_written or edit.set_provenance):
             raise LockedLabelError("every voxel this edit would change is protected (locked label, "
                                    "overwrite rule or key slice)")
         box = bounding_box(allowed)
         prov_before = self.provenance.snapshot()
         touched = self._update_provenance(old, new, allowed, region, edit)
+        # A provenance write that changed nothing must not become an undo step.
+        touched = {v for v in touched if not np.array_equal(prov_before.get(v, 0), self.provenance.of(v))}
         if box is None and not touched:
             return None
         if box is None:
@@ -144,10 +146,21 @@ class Document:
             else:
                 self.provenance.set(int(value), slices, edit.source)
             touched.add(int(value))
+        locked = self.label_table.locked_values()
         for value, slices in edit.slices_written.items():
+            if int(value) in locked:
+                continue
             slices = [z for z in slices if not self.provenance.key_mask(value)[z]]
             self.provenance.set(int(value), slices, edit.source)
             touched.add(int(value))
+        for value, sources in edit.set_provenance.items():
+            if int(value) in locked:
+                continue
+            for z, source in sources.items():
+                self.provenance.of(value)[int(z)] = int(source)
+            touched.add(int(value))
+        if edit.set_provenance and not touched and not allowed.any():
+            raise LockedLabelError("the provenance of a locked label cannot change")
         return touched
 
     def undo(self):

@@ -38,6 +38,9 @@ class Edit:
         algorithm's source (INTERPOLATED, PROPAGATED) makes the document also protect key slices.
     slices_written: for algorithm results, {label: sweep indices} to mark with `source` even where
         no voxel changed (e.g. an interpolated slice identical to before).
+    set_provenance: {label: {sweep index: Source}} set exactly as given, key slices included, after
+        the voxel changes; for provenance commands such as un-marking a key slice. Undoable like
+        any change; locked labels are left alone.
     """
 
     region: tuple
@@ -47,6 +50,7 @@ class Edit:
     source: Source = Source.MANUAL
     rule: OverwriteRule = OverwriteRule.EVERYTHING
     slices_written: dict = field(default_factory=dict)
+    set_provenance: dict = field(default_factory=dict)
 
     @classmethod
     def whole_volume(cls, new_labels: np.ndarray, **kwargs) -> "Edit":

@@ -76,3 +76,33 @@ class Geometry:
     @classmethod
     def from_dict(cls, d: dict) -> "Geometry":
         return cls(d["spacing"], d["origin"], d["direction"])
+
+
+# How each slice orientation is laid out on screen: (row axis, column axis) of the (z, y, x) array.
+# Depth (axis 1) always runs down the screen, as on the scanner; the sweep runs across otherwise.
+SLICE_AXES = {0: (1, 2), 1: (0, 2), 2: (1, 0)}
+ORIENTATION_NAMES = {0: "Cross-section (sweep)", 1: "Coronal (depth)", 2: "Longitudinal (lateral)"}
+
+
+def slice_of(array: np.ndarray, axis: int, index: int) -> np.ndarray:
+    """The 2D slice shown for `axis` at `index`, rows and columns as on screen (a view, no copy)."""
+    sl = np.take(array, index, axis=axis)
+    row_axis, col_axis = SLICE_AXES[axis]
+    # np.take drops `axis`; the remaining axes keep their order, so only the lateral view transposes
+    return sl.T if row_axis > col_axis else sl
+
+
+def voxel_at(axis: int, index: int, row: int, col: int) -> tuple:
+    """The (z, y, x) voxel under a (row, col) pixel of the slice `index` along `axis`."""
+    voxel = [0, 0, 0]
+    row_axis, col_axis = SLICE_AXES[axis]
+    voxel[axis], voxel[row_axis], voxel[col_axis] = index, row, col
+    return tuple(voxel)
+
+
+def slice_region(axis: int, index: int, rows: slice, cols: slice) -> tuple:
+    """The (z, y, x) box of a rows x cols rectangle on the slice `index` along `axis`."""
+    region = [None, None, None]
+    row_axis, col_axis = SLICE_AXES[axis]
+    region[axis], region[row_axis], region[col_axis] = slice(index, index + 1), rows, cols
+    return tuple(region)
