@@ -7,6 +7,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from usannotator.core.errors import UserError
 
 # Extensions made of two suffixes; checked before the plain last suffix.
 DOUBLE_EXTENSIONS = (".seg.nrrd", ".nii.gz", ".igs.mha", ".igs.nrrd", ".usa.json")
+FULL_BELOW_BYTES = 1024 ** 2
 
 
 def extension(path) -> str:
@@ -59,9 +61,20 @@ def atomic_output(path):
             tmp.unlink()
 
 
+def disk_is_full(folder) -> bool:
+    """Whether a write that failed without saying why (numpy, ITK) most likely ran out of space.
+
+    Called before the partial temporary file is removed, so a full disk still reads as full.
+    """
+    try:
+        return shutil.disk_usage(folder).free < FULL_BELOW_BYTES
+    except OSError:
+        return False
+
+
 def _why(exc: OSError, path: Path) -> str:
     folder = path.parent
-    if exc.errno == errno.ENOSPC:
+    if exc.errno == errno.ENOSPC or (exc.errno is None and disk_is_full(folder)):
         return f"the disk holding {folder} is full"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"no permission to write in {folder}"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import SimpleITK as sitk
 
 from usannotator.core.errors import UserError
 from usannotator.core.geometry import Geometry
-from usannotator.io.files import atomic_output, extension
+from usannotator.io.files import atomic_output, disk_is_full, extension
 from usannotator.io.reading import itk_reason
 
-VOLUME_EXTENSIONS = (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd")
+# Not .mhd: its separate pixel file would keep the temporary name inside the header.
+VOLUME_EXTENSIONS = (".nii", ".nii.gz", ".nrrd", ".mha")
 IMAGE_EXTENSIONS = VOLUME_EXTENSIONS + (".npy", ".png")
 
 
@@ -29,13 +32,15 @@ def write_sitk(image: sitk.Image, path, compress: bool) -> None:
         try:
             sitk.WriteImage(image, tmp, useCompression=compress)
         except RuntimeError as exc:
-            raise UserError(f"could not be written ({itk_reason(exc)})", path) from exc
+            folder = Path(path).parent
+            why = f"the disk holding {folder} is full" if disk_is_full(folder) else itk_reason(exc)
+            raise UserError(f"could not be written: {why}", path) from exc
 
 
 def write_image(path, array, geometry: Geometry) -> None:
     """Write a float map.
 
-    .nii/.nii.gz/.nrrd/.mha/.mhd: float32 with the geometry (a 2D array becomes one slice).
+    .nii/.nii.gz/.nrrd/.mha: float32 with the geometry (a 2D array becomes one slice).
     .npy: the array as given, as float64 (geometry is not stored).
     .png: a 2D array with values in 0..1, saved as 8-bit 0..255 (values outside are clipped).
     """

@@ -17,10 +17,10 @@ from usannotator.core.errors import UserError
 from usannotator.core.geometry import Geometry
 from usannotator.io.files import extension, natural_key
 
-# Formats that hold a single 2D frame; only these may stand in for a one-slice volume.
+# Formats that hold a single 2D frame; only these (and folders of them) may be a one-slice volume.
 FRAME_EXTENSIONS = (".png",)
 # ITU-R BT.601 luma weights, the usual grey conversion of RGB video frames.
-LUMA = np.array([0.299, 0.587, 0.114])
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # float32 keeps the grey copy small
 
 
 def read_image(path) -> sitk.Image:
@@ -40,15 +40,24 @@ def read_image(path) -> sitk.Image:
 
 
 def _files_in_folder(folder: Path) -> list:
-    series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    if series:
-        # Several series in one folder: take the one with the most slices.
-        names = [sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), s) for s in series]
-        return list(max(names, key=len))
     frames = sorted((p for p in folder.iterdir() if p.suffix.lower() == ".png"), key=natural_key)
-    if not frames:
+    if frames:
+        return [str(p) for p in frames]
+    series = _dicom_series(folder)
+    if not series:
         raise UserError("this folder holds neither a DICOM series nor PNG frames", folder)
-    return [str(p) for p in frames]
+    return list(max(series, key=len))  # several series: the one with the most slices
+
+
+def _dicom_series(folder: Path) -> list:
+    """File names of each DICOM series in the folder (without ITK's warning when there is none)."""
+    shown = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+        return [sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), i) for i in ids]
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(shown)
 
 
 def image_bytes(file: str, path) -> int:
@@ -96,12 +105,15 @@ def itk_reason(exc: RuntimeError) -> str:
     return lines[-1] if lines else "unknown error"
 
 
-def is_frame_file(path) -> bool:
-    return Path(path).is_file() and extension(path) in FRAME_EXTENSIONS
+def may_be_2d(path) -> bool:
+    """True for a frame file or a folder (of frames, or a single-file DICOM series)."""
+    return Path(path).is_dir() or extension(path) in FRAME_EXTENSIONS
 
 
 def header(image: sitk.Image) -> dict:
-    return {key: image.GetMetaData(key) for key in image.GetMetaDataKeys()}
+    """The file's key/value pairs, without ITK's unprintable internal entries."""
+    pairs = {key: image.GetMetaData(key) for key in image.GetMetaDataKeys()}
+    return {key: value for key, value in pairs.items() if not value.startswith("[UNKNOWN_PRINT")}
 
 
 def as_3d(image: sitk.Image, path, allow_2d: bool) -> sitk.Image:

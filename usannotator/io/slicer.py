@@ -17,19 +17,22 @@ from usannotator.core.labels import Label, LabelTable
 NO_EXTENT = "0 -1 0 -1 0 -1"  # how Slicer marks an empty segment
 
 
-def segments_in(header: dict) -> list:
+def segments_in(header: dict, path) -> list:
     """The segments a Slicer header describes, in file order, as dicts."""
     segments = []
     while f"Segment{len(segments)}_ID" in header:
         i = len(segments)
-        get = lambda key, default=None: header.get(f"Segment{i}_{key}", default)  # noqa: E731
-        segments.append({
-            "id": get("ID"),
-            "name": get("Name") or get("ID"),
-            "color": _color(get("Color", "")),
-            "label_value": int(get("LabelValue", 1)),
-            "layer": int(get("Layer", i)),  # Slicer's rule when the layer is not given
-        })
+        key = f"Segment{i}_"
+        try:
+            segments.append({
+                "id": header[key + "ID"],
+                "name": header.get(key + "Name") or header[key + "ID"],
+                "color": _color(header.get(key + "Color", "")),
+                "label_value": int(header.get(key + "LabelValue", 1)),
+                "layer": int(header.get(key + "Layer", i)),  # Slicer's rule when the layer is not given
+            })
+        except ValueError as exc:
+            raise UserError(f"the description of segment {i} is damaged ({exc})", path) from exc
     return segments
 
 

@@ -8,7 +8,7 @@ from usannotator.core.errors import UserError
 from usannotator.core.volume import Volume
 from usannotator.io.files import stem
 from usannotator.io.plus import is_plus_sequence, plus_metadata
-from usannotator.io.reading import as_3d, geometry_of, grey_array, header, is_frame_file, read_image
+from usannotator.io.reading import as_3d, geometry_of, grey_array, header, may_be_2d, read_image
 
 
 def read_volume(path, sweep_axis: int = 0) -> Volume:
@@ -21,7 +21,7 @@ def read_volume(path, sweep_axis: int = 0) -> Volume:
     """
     if sweep_axis not in (0, 1, 2):
         raise UserError(f"the sweep axis must be 0, 1 or 2, not {sweep_axis}")
-    image = as_3d(read_image(path), path, allow_2d=is_frame_file(path))
+    image = as_3d(read_image(path), path, allow_2d=may_be_2d(path))
     array, notes = grey_array(image, path)
     metadata = {"header": header(image)}
     if is_plus_sequence(metadata["header"]):
