@@ -26,12 +26,13 @@ def wobble(rng, s, u, terms=4, cycles_s=3.0, cycles_u=2.0) -> np.ndarray:
         fs = rng.uniform(0.3, cycles_s)
         fu = rng.uniform(-cycles_u, cycles_u)
         phase = rng.uniform(0.0, 2.0 * np.pi)
-        field += np.float32(amplitude) * np.sin(np.float32(2 * np.pi) * (fs * s + fu * u) + np.float32(phase))
+        angle = np.float32(2 * np.pi) * (fs * s + fu * u) + np.float32(phase)
+        field += np.float32(amplitude) * np.sin(angle)
         power += amplitude ** 2 / 2.0
     return field / np.float32(np.sqrt(power))
 
 
-def lens(u, center, half_width, power=0.6) -> np.ndarray:
+def lens(u, center, half_width, power=0.5) -> np.ndarray:
     """A muscle's cross-section thickness profile across the leg: 1 at the centre, 0 at the tips.
 
     A power below 1 flattens the belly and keeps the tips pointed, as muscle bellies look in
@@ -62,7 +63,7 @@ def thin_lines(phase, sharpness=6) -> np.ndarray:
     Raising a raised cosine to a power narrows each line, so the lines stay thin whatever the
     period, like fascicle septa or fat strands.
     """
-    lines = (np.float32(0.5) + np.float32(0.5) * np.cos(np.float32(2 * np.pi) * phase)).astype(np.float32)
+    lines = (0.5 + 0.5 * np.cos(np.float32(2 * np.pi) * phase)).astype(np.float32)
     out = lines
     for _ in range(sharpness - 1):
         out = out * lines

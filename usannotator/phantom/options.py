@@ -30,12 +30,12 @@ class Option:
 
 OPTIONS = {
     # Appearance
-    "dynamic_range_db": Option(45.0, 60.0, "displayed dynamic range; smaller means more contrast"),
+    "dynamic_range_db": Option(48.0, 60.0, "displayed dynamic range; smaller means more contrast"),
     "speckle": Option(0.75, 1.0, "speckle strength, 1 = fully developed speckle"),
     "attenuation_db": Option(6.0, 16.0, "loss of brightness from the top to the bottom of the image"),
-    "fascia_brightness_db": Option(16.0, 24.0, "how much brighter than muscle a visible fascia is"),
-    "striation_db": Option(5.0, 10.0, "brightness of the fascicle lines inside muscles"),
-    "muscle_db": Option(-32.0, -27.0, "echo level of muscle below the brightest echoes"),
+    "fascia_brightness_db": Option(22.0, 30.0, "how much brighter than muscle a visible fascia is"),
+    "striation_db": Option(6.0, 12.0, "brightness of the fascicle lines inside muscles"),
+    "muscle_db": Option(-38.0, -32.0, "echo level of muscle below the brightest echoes"),
     "faint_fraction": Option(0.15, 0.35, "share of the fascia between muscles that is faint or missing"),
     "pennation_deg": Option(15.0, 28.0, "fascicle angle to the aponeuroses in the gastrocnemii"),
     # Anatomy
@@ -48,7 +48,8 @@ def resolve_size(size, shape, spacing) -> tuple:
     """The (shape, spacing in mm, numpy order) a request asks for."""
     if shape is None:
         if size not in SIZES:
-            raise ValueError(f"unknown phantom size {size!r}; choose one of {sorted(SIZES)} or pass shape=")
+            raise ValueError(f"unknown phantom size {size!r}; "
+                             f"choose one of {sorted(SIZES)} or pass shape=")
         shape, preset_spacing = SIZES[size]
         spacing = preset_spacing if spacing is None else spacing
     shape = tuple(int(n) for n in shape)
