@@ -400,11 +400,13 @@ class MainWindow(QMainWindow):
                 self.host.status(f"Redone: {change.description}")
 
     def _update_history_actions(self):
-        history = self.document.history if self.document else None
-        self.undo_action.setEnabled(bool(history and history.can_undo()))
-        self.redo_action.setEnabled(bool(history and history.can_redo()))
-        self.undo_action.setText(f"Undo {history.undo_text()}" if history and history.can_undo() else "Undo")
-        self.redo_action.setText(f"Redo {history.redo_text()}" if history and history.can_redo() else "Redo")
+        history = self.document.history if self.document is not None else None
+        can_undo = history is not None and history.can_undo()
+        can_redo = history is not None and history.can_redo()
+        self.undo_action.setEnabled(can_undo)
+        self.redo_action.setEnabled(can_redo)
+        self.undo_action.setText(f"Undo {history.undo_text()}" if can_undo else "Undo")
+        self.redo_action.setText(f"Redo {history.redo_text()}" if can_redo else "Redo")
 
     # ----- views -----
     def reset_views(self):
@@ -584,5 +586,5 @@ def _looks_like_labels(path, shape) -> bool:
         info = describe_file(path)
     except UserError:
         return False
-    return tuple(info.get("shape_zyx", ())) == tuple(shape) and "int" in str(info.get("dtype", "")) and \
-        bool(info.get("labels"))
+    return tuple(info.get("size_numpy_zyx", ())) == tuple(shape) and "int" in str(info.get("dtype", "")) and \
+        bool(info.get("label_values"))
