@@ -41,3 +41,41 @@ def small_document():
     labels[2:28, 20:35, 5:45] = 3
     geometry = Geometry((0.3, 0.4, 0.5), (10.0, -5.0, 2.0))
     return Document(Volume(image, geometry), labels)
+
+
+@pytest.fixture
+def settings_dir(tmp_path, qapp):
+    """QSettings of this test only (recent files, window layout, plugin settings)."""
+    from PySide6.QtCore import QSettings
+
+    qapp.setOrganizationName("usannotator-tests")
+    qapp.setApplicationName("usannotator-tests")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    QSettings().clear()
+    return tmp_path
+
+
+@pytest.fixture
+def make_window(qtbot, settings_dir):
+    """make_window(plugins=[plugin, ...]) opens a real main window with those plugins activated
+    (plugin objects, as their modules expose them) and closes it after the test."""
+    from usannotator.gui.app import create_window
+    from usannotator.plugins.discovery import PluginRecord
+
+    windows = []
+
+    def make(plugins=()):
+        records = [PluginRecord(p.name, f"{type(p).__module__}:plugin", plugin=p) for p in plugins]
+        win = create_window(records=records)
+        win.resize(1200, 800)
+        win.show()
+        qtbot.waitExposed(win)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        if win.document is not None:
+            win.document.modified = False   # closing must not stop on the unsaved-changes question
+        win.close()
