@@ -29,7 +29,10 @@ def read_image(path) -> sitk.Image:
     if not path.exists():
         raise UserError("no such file or folder", path)
     files = _files_in_folder(path) if path.is_dir() else [str(path)]
-    check_fits_in_memory(path, image_bytes(files[0], path) * len(files))
+    pixel_bytes = image_bytes(files[0], path)
+    check_fits_in_memory(path, pixel_bytes * len(files))
+    if files[0].endswith(".gz"):
+        check_gzip_complete(files[0], pixel_bytes)
     try:
         if len(files) == 1:
             return sitk.ReadImage(files[0])
@@ -74,6 +77,26 @@ def image_bytes(file: str, path) -> int:
     per_component = bits // 8 * (2 if "complex" in pixel else 1)
     # Vector pixel types report their components through GetNumberOfComponents.
     return int(np.prod(reader.GetSize(), dtype=np.int64)) * reader.GetNumberOfComponents() * per_component
+
+
+MAX_HEADER_BYTES = 1 << 20
+
+
+def check_gzip_complete(file: str, pixel_bytes: int) -> None:
+    """Refuse a truncated .gz: ITK's NIfTI reader would fill the missing voxels with zeros.
+
+    The gzip trailer's last 4 bytes hold the uncompressed size (mod 2**32); in a whole file it
+    exceeds the pixel bytes by the header size only. A cut-off file ends in compressed data instead.
+    """
+    with open(file, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() < 18:
+            raise UserError("is truncated (too short to be a gzip file)", file)
+        f.seek(-4, os.SEEK_END)
+        stored = int.from_bytes(f.read(4), "little")
+    if (stored - pixel_bytes) % (1 << 32) > MAX_HEADER_BYTES:
+        raise UserError("is truncated or damaged: its compressed data ends early (an incomplete copy or "
+                        "download?)", file)
 
 
 def available_memory() -> int:
