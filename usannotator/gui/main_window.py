@@ -335,7 +335,15 @@ class MainWindow(QMainWindow):
     def open_demo(self):
         if not self.confirm_discard():
             return None
-        return self._load("Generating the demo phantom", _demo_job, lambda r: self.set_document(*r))
+        return self._load("Generating the demo phantom", _demo_job, self._demo_loaded)
+
+    def _demo_loaded(self, result):
+        document, phantom = result
+        self.set_document(document, phantom)
+        keys = document.key_slices(1)
+        if len(keys):   # open on a key slice, so the annotations are in view from the start
+            middle = keys[np.argmin(np.abs(keys - document.volume.shape[0] // 2))]
+            self.state.set_cursor((int(middle),) + self.state.cursor[1:])
 
     def save_session(self) -> bool:
         if self.document is None:
@@ -443,9 +451,9 @@ class MainWindow(QMainWindow):
                  "world {:.1f}, {:.1f}, {:.1f} mm".format(*world),
                  f"intensity {doc.volume.array[voxel]:g}", f"label {name}"]
         for overlay in self.state.overlays:
-            v = overlay.value_at(voxel) if overlay.visible else None
-            if v is not None:
-                parts.append(f"{overlay.title} {v:.3f}")
+            text = overlay.describe(voxel) if overlay.visible else None
+            if text:
+                parts.append(text)
         return "   ".join(parts)
 
     def save_screenshot(self, path: str) -> None:
