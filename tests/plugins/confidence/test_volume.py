@@ -132,3 +132,23 @@ def test_a_bad_slice_stops_before_any_work(stack, monkeypatch):
     with pytest.raises(ValueError, match="NaN"):
         confidence_volume(Progress(), bad, use_cache=False)
     assert calls == []
+
+
+def test_the_cache_keeps_to_its_size_limit(stack, tmp_path, monkeypatch):
+    """Room for two one-slice maps: the least recently used one goes."""
+    one_map = stack[0].size * 4 + 128
+    monkeypatch.setattr(volume_module, "CACHE_LIMIT_BYTES", int(2.5 * one_map))
+    for z in (0, 1, 2):
+        confidence_volume(Progress(), stack[z:z + 1], cache_dir=tmp_path)
+    assert len(cached_files(tmp_path)) == 2
+    confidence_volume(Progress(), stack[1:2], cache_dir=tmp_path)      # used again: kept
+    confidence_volume(Progress(), stack[0:1], cache_dir=tmp_path)      # computed, stored
+
+    def must_not_run(self, *args, **kwargs):
+        raise AssertionError("not from the cache")
+
+    monkeypatch.setattr(ConfidenceSolver, "__call__", must_not_run)
+    confidence_volume(Progress(), stack[0:1], cache_dir=tmp_path)
+    confidence_volume(Progress(), stack[1:2], cache_dir=tmp_path)
+    with pytest.raises(AssertionError, match="not from the cache"):
+        confidence_volume(Progress(), stack[2:3], cache_dir=tmp_path)
