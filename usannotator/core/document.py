@@ -13,6 +13,28 @@ from usannotator.core.undo import Change, UndoStack
 from usannotator.core.volume import Volume
 
 LABEL_DTYPE = np.uint16
+FEW_VALUES = 64     # a slab whose largest value is below this is searched value by value
+
+
+def values_present(labels: np.ndarray) -> np.ndarray:
+    """The distinct values of a label map, sorted: the same as np.unique, without sorting every voxel.
+
+    np.unique spends ~9 s on a thesis-sized map (1443 x 564 x 632); a label map holds a handful of
+    small values, so a slab at a time asks "is v here?" for each v up to the slab's maximum (a few
+    vectorised comparisons, ~0.2 s in all), and counts only slabs with larger values.
+    """
+    if labels.size == 0:
+        return np.zeros(0, dtype=labels.dtype)
+    found = set()
+    slabs = labels.reshape(len(labels), -1)
+    for start in range(0, len(slabs), 16):
+        slab = slabs[start:start + 16]
+        top = int(slab.max())
+        if top < FEW_VALUES:
+            found.update(v for v in range(top + 1) if v in found or (slab == v).any())
+        else:
+            found.update(np.flatnonzero(np.bincount(slab.ravel())).tolist())
+    return np.array(sorted(found), dtype=labels.dtype)
 
 
 class Document:
@@ -28,7 +50,7 @@ class Document:
         self.volume = volume
         self.labels = self._checked_labels(volume, labels)
         self.label_table = label_table or LabelTable()
-        self.label_table.ensure(np.unique(self.labels))
+        self.label_table.ensure(values_present(self.labels))
         self.provenance = provenance or Provenance(volume.n_slices)
         self.history = UndoStack(undo_cap_bytes)
         self.labels_path: str | None = None
@@ -194,7 +216,7 @@ class Document:
     # ----- whole-document changes (not undoable: loading, not editing) -----
     def replace_labels(self, labels: np.ndarray, provenance: Provenance | None = None) -> None:
         self.labels = self._checked_labels(self.volume, labels)
-        self.label_table.ensure(np.unique(self.labels))
+        self.label_table.ensure(values_present(self.labels))
         self.provenance = provenance or Provenance.from_sparse_labels(self.labels, self.sweep_axis)
         self.history.clear()
         self.modified = False
