@@ -43,6 +43,8 @@ def run_gui(args) -> int:
     window.show()
     failures = []
     window.runner.started.connect(lambda h: h.failed.connect(lambda m, d: failures.append(m)))
+    if not (args.file or args.demo or args.screenshot):
+        window.autosave.offer_pending()   # autosaves left by a session that did not close normally
     if args.demo:
         window.open_demo()
     elif args.file:

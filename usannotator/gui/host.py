@@ -51,6 +51,12 @@ class Host:
     def runner(self):
         return self.window.runner
 
+    @property
+    def plugin_records(self) -> list:
+        """The plugins' records, e.g. for usannotator.plugins.segmenters(records): the models the
+        loaded plugins offer, without importing those plugins."""
+        return list(getattr(self.window, "records", []))
+
     def apply_edit(self, edit):
         """The document's edit path; protected voxels and bad edits become a status message or dialog."""
         if self.document is None:
@@ -62,6 +68,11 @@ class Host:
         except UserError as exc:
             self.show_error("Edit refused", str(exc))
         return None
+
+    def wait_for_autosave(self, timeout_s: float = 5.0) -> bool:
+        """Wait until every finished edit is on disk (autosave writes in the background). Tools call it
+        when a gesture starts, so that a crash loses at most the gesture in progress."""
+        return self.window.autosave.wait(timeout_s)
 
     # ----- GUI additions -----
     def add_dock(self, widget, title: str, area: str = "right"):
@@ -132,6 +143,10 @@ class Host:
 
     def show_error(self, title: str, message: str, details: str = ""):
         return show_error(self.window, title, message, details)
+
+    def save_screenshot(self, path: str) -> None:
+        """The whole window as shown (VTK views included) as PNG; a UserError when it cannot be written."""
+        self.window.save_screenshot(path)
 
     def status(self, message: str, ms: int = 5000):
         self.window.statusBar().showMessage(message, ms)

@@ -14,10 +14,12 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFileDial
 
 from usannotator.core.edits import OverwriteRule
 from usannotator.core.errors import UserError
+from usannotator.gui.autosave import Autosave
 from usannotator.gui.dialogs import PluginsDialog, show_about, show_error
 from usannotator.gui.host import Host
 from usannotator.gui.icons import icon
 from usannotator.gui.jobs import JobRunner
+from usannotator.gui.keyslice_strip import KeySliceStrip
 from usannotator.gui.label_panel import LabelPanel
 from usannotator.gui.slice_view import SliceView
 from usannotator.gui.state import ViewState
@@ -73,6 +75,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_docks()
         self._build_status()
+        self.autosave = Autosave(self)
         self.navigate_tool = NavigateTool(self.state)
         self.host.add_tool(self.navigate_tool)
         self.records = records if records is not None else []
@@ -167,6 +170,8 @@ class MainWindow(QMainWindow):
         self.labels_dock = self.host.add_dock(self.label_panel, "Labels", "left")
         self.display_panel = self._display_panel()
         self.host.add_dock(self.display_panel, "Display", "left")
+        self.keyslice_strip = KeySliceStrip(self.state, self.host, self)
+        self.host.add_dock(self.keyslice_strip, "Key slices", "bottom")
 
     def _display_panel(self):
         panel = QWidget(self)
@@ -201,7 +206,8 @@ class MainWindow(QMainWindow):
     def _build_status(self):
         self.pointer_label = QLabel("")
         self.pointer_label.setObjectName("pointerInfo")
-        self.statusBar().addWidget(self.pointer_label, 1)
+        # permanent, so that temporary messages (left) never hide what is under the pointer
+        self.statusBar().addPermanentWidget(self.pointer_label, 1)
 
     def _show_job(self, handle):
         widget = JobWidget(handle, self)
@@ -532,6 +538,7 @@ class MainWindow(QMainWindow):
         if not self.confirm_discard():
             event.ignore()
             return
+        self.autosave.stop()   # saved or discarded: a normal close leaves no autosave
         s = QSettings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())

@@ -7,17 +7,18 @@ only when the edited box crosses it.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+from vtkmodules.vtkFiltersCore import vtkContourFilter
 from vtkmodules.vtkImagingCore import vtkImageMapToColors
 from vtkmodules.vtkRenderingCore import vtkActor, vtkImageActor, vtkPolyDataMapper, vtkRenderer
 
 from usannotator.core.geometry import ORIENTATION_NAMES, SLICE_AXES, slice_of, voxel_at
 from usannotator.gui.tools import SlicePoint
 from usannotator.gui.vtk_widget import QVTKRenderWindowInteractor
-from usannotator.render.images import heat_lookup_table, label_lookup_table, outline, to_vtk_image
+from usannotator.render.images import label_lookup_table, outline, to_vtk_image
 
 AXIS_COLOURS = {0: (0.95, 0.35, 0.35), 1: (0.35, 0.85, 0.35), 2: (0.4, 0.6, 1.0)}
 
@@ -39,6 +40,9 @@ class _Canvas(QVTKRenderWindowInteractor):
 
     def mouseReleaseEvent(self, e):
         self.view.mouse_release(e)
+
+    def mouseDoubleClickEvent(self, e):
+        self.view.mouse_double_click(e)
 
     def wheelEvent(self, e):
         self.view.wheel(e)
@@ -69,6 +73,11 @@ class SliceView(QWidget):
         self.index = 0
         self._drag = None           # (button, start position, start camera / contrast)
         self._tool_active = False
+        # Renders that only move the crosshair wait for the event loop and are coalesced, so the
+        # view being scrolled shows its new slice first and the others follow once per frame.
+        self._render_timer = QTimer(self, singleShot=True, interval=0)
+        self._render_timer.timeout.connect(self.render)
+        self.label_preview = None   # (region, values): what a gesture in progress would write
         self._build_ui()
         self._build_scene()
         state.cursor_changed.connect(self._on_cursor)
@@ -108,6 +117,7 @@ class SliceView(QWidget):
         self.label_actor.SetPosition(0, 0, -0.1)   # the camera looks along +z: smaller z is in front
         self.renderer.AddActor(self.label_actor)
         self.overlay_actors = {}                     # overlay -> (actor, colour mapper)
+        self.contour_actors = {}                     # overlay -> (line actor, iso-line filter)
         self.cross_actor, self.cross_points = self._line_actor(2, (1, 1, 0))
         self.footprint_actor, self.footprint_points = self._line_actor(1, (1, 1, 1), closed_ring=48)
         self.footprint_actor.VisibilityOff()
@@ -200,13 +210,42 @@ class SliceView(QWidget):
         prop.SetColorLevel(self.state.level)
 
     def _upload_labels(self):
-        sl = slice_of(self.document.labels, self.axis, self.index)
+        sl = self._label_slice()
         if self.state.outline:
             sl = outline(sl)
         self._label_data = to_vtk_image(sl, self.spacing_rc, self._label_data)
         self.label_colors.SetInputData(self._label_data)
         self.label_colors.Update()
         self.label_actor.SetInputData(self.label_colors.GetOutput())
+
+    def _label_slice(self) -> np.ndarray:
+        """The labels of the shown slice, with the preview of a gesture in progress drawn in."""
+        sl = slice_of(self.document.labels, self.axis, self.index)
+        if self.label_preview is None or not self.shows(self.label_preview[0]):
+            return sl
+        region, values = self.label_preview
+        row_axis, col_axis = SLICE_AXES[self.axis]
+        sl = sl.copy()
+        sl[region[row_axis], region[col_axis]] = slice_of(values, self.axis, self.index - region[self.axis].start)
+        return sl
+
+    def set_label_preview(self, preview, changed=None) -> None:
+        """Draw `preview` = (region, values), labels a tool is about to write, over the document's until
+        it is set to None. A tool shows a stroke this way and applies ONE edit when it ends. Redraws
+        only when `changed` (the box that differs from the last preview) crosses this slice."""
+        before, self.label_preview = self.label_preview, preview
+        if changed is None and (preview or before) is not None:
+            changed = (preview or before)[0]
+        if self.document is not None and changed is not None and self.shows(changed):
+            self._upload_labels()
+            if self._tool_active:      # the view being painted shows the dab at once
+                self.render()
+            else:                      # the others follow once per frame
+                self.render_soon()
+
+    def shows(self, region) -> bool:
+        """Whether a (z, y, x) box crosses the slice this view shows."""
+        return region[self.axis].start <= self.index < region[self.axis].stop
 
     def _sync_overlays(self):
         if self.document is None:
@@ -215,15 +254,19 @@ class SliceView(QWidget):
             if overlay not in self.state.overlays:
                 actor, _ = self.overlay_actors.pop(overlay)
                 self.renderer.RemoveActor(actor)
+                self.renderer.RemoveActor(self.contour_actors.pop(overlay)[0])
+                overlay.changed.disconnect(self._on_overlay_changed)   # a removed overlay redraws nothing here
         for overlay in self.state.overlays:
             if overlay not in self.overlay_actors:
                 actor = vtkImageActor()
                 actor.GetProperty().SetInterpolationTypeToNearest()
-                actor.SetPosition(0, 0, -0.05)
+                # heat maps sit behind the label colours; outline-like maps (above_labels) in front
+                actor.SetPosition(0, 0, -0.15 if overlay.above_labels else -0.05)
                 colours = vtkImageMapToColors()
                 colours.SetOutputFormatToRGBA()
                 self.overlay_actors[overlay] = (actor, colours)
                 self.renderer.AddActor(actor)
+                self.contour_actors[overlay] = self._contour_actor()
                 overlay.changed.connect(self._on_overlay_changed)
         self._upload_overlays()
         self.render()
@@ -235,15 +278,52 @@ class SliceView(QWidget):
     def _upload_overlays(self):
         for overlay, (actor, colours) in self.overlay_actors.items():
             sl = overlay.slice(self.axis, self.index) if overlay.visible else None
+            self._upload_contour(overlay, sl)
             if sl is None:
                 actor.VisibilityOff()
                 continue
-            sl = np.nan_to_num(np.asarray(sl, dtype=np.float32), nan=overlay.value_range[1])
-            colours.SetLookupTable(heat_lookup_table(overlay.opacity, overlay.below, overlay.value_range))
+            sl = np.asarray(sl, dtype=np.float32)
+            table = overlay.lookup_table()
+            table.SetNanColor(0.0, 0.0, 0.0, 0.0)    # NaN: not computed yet, so nothing to show
+            colours.SetLookupTable(table)
+            # translucent layers are blended order-independently (VTK's OIT), which mixes even alpha-1
+            # colours with the labels beneath; a fully opaque overlay goes to the opaque pass instead,
+            # where its colours stay exact and its fully transparent pixels are discarded
+            actor.SetForceOpaque(overlay.opacity >= 1.0)
             colours.SetInputData(to_vtk_image(sl, self.spacing_rc))
             colours.Update()
             actor.SetInputData(colours.GetOutput())
             actor.VisibilityOn()
+
+    def _contour_actor(self):
+        iso = vtkContourFilter()
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputConnection(iso.GetOutputPort())
+        mapper.ScalarVisibilityOff()
+        actor = vtkActor()
+        actor.SetMapper(mapper)
+        actor.GetProperty().SetLineWidth(2.0)
+        actor.SetPosition(0, 0, -0.18)    # in front of the labels and category maps, behind the crosshair
+        actor.PickableOff()
+        actor.VisibilityOff()
+        self.renderer.AddActor(actor)
+        return actor, iso
+
+    def _upload_contour(self, overlay, sl):
+        """The overlay's iso-line at `overlay.contour` on this slice (e.g. the edge of the area that
+        "show only below" leaves coloured), sub-pixel, as a line rather than a band of pixels."""
+        actor, iso = self.contour_actors[overlay]
+        level = getattr(overlay, "contour", None)
+        if sl is None or level is None:
+            actor.VisibilityOff()
+            return
+        # not computed (NaN) counts as the top of the range: no line of its own inside it
+        values = np.nan_to_num(np.asarray(sl, dtype=np.float32), nan=overlay.value_range[1])
+        iso.SetInputData(to_vtk_image(values, self.spacing_rc))
+        iso.SetValue(0, float(level))
+        iso.Update()
+        actor.GetProperty().SetColor(*overlay.contour_colour)
+        actor.VisibilityOn()
 
     def _place_crosshair(self):
         row_axis, col_axis = SLICE_AXES[self.axis]
@@ -268,7 +348,12 @@ class SliceView(QWidget):
         self.slider.blockSignals(False)
 
     def render(self):
+        self._render_timer.stop()
         self.canvas.GetRenderWindow().Render()
+
+    def render_soon(self):
+        """Render once control returns to the event loop (several requests, one render)."""
+        self._render_timer.start()
 
     def reset_camera(self):
         rows, cols = self.slice_shape()
@@ -289,17 +374,19 @@ class SliceView(QWidget):
     def _on_cursor(self, cursor):
         if self.document is None:
             return
+        self._place_crosshair()
         if cursor[self.axis] != self.index:
             self.index = cursor[self.axis]
             self._upload_image()
             self._upload_labels()
             self._upload_overlays()
             self._update_slice_label()
-        self._place_crosshair()
-        self.render()
+            self.render()
+        else:
+            self.render_soon()
 
     def _on_labels_changed(self, region):
-        if region is None or region[self.axis].start <= self.index < region[self.axis].stop:
+        if region is None or self.shows(region):
             self._upload_labels()
             self.render()
 
@@ -359,6 +446,14 @@ class SliceView(QWidget):
         elif self._drag is not None:
             self._navigate_drag(e)
 
+    def mouse_double_click(self, e):
+        """Tools that end a shape on a double click (polygon) get it; for the others it is a press."""
+        tool = self.host.active_tool
+        if self.document is None or e.button() != Qt.MouseButton.LeftButton or not hasattr(tool, "double_click"):
+            self.mouse_press(e)
+            return
+        tool.double_click(self, self.point_at(e.position(), e.buttons(), e.modifiers()))
+
     def mouse_release(self, e):
         if self.document is None:
             return
@@ -404,15 +499,17 @@ class SliceView(QWidget):
         if self.document is None:
             return False
         step = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10}.get(e.key())
-        if step is None:
-            return False
+        if step is None:   # other keys go to the active tool (Enter closes a polygon, Esc cancels it)
+            key = getattr(self.host.active_tool, "key", None)
+            return bool(key and key(self, e.key()))
         self.state.move_slice(self.axis, step)
         return True
 
     def pointer_left(self):
-        self.footprint_actor.VisibilityOff()
         self.hovered.emit(None)
-        self.render()
+        if self.document is not None and self.footprint_actor.GetVisibility():
+            self.footprint_actor.VisibilityOff()
+            self.render_soon()
 
     def _show_footprint(self, point):
         radius = self.host.active_tool.cursor_radius()
@@ -429,7 +526,8 @@ class SliceView(QWidget):
                                            (point.row + (radius + 0.5) * np.sin(t)) * sr, -0.3)
         self.footprint_points.Modified()
         self.footprint_actor.VisibilityOn()
-        self.render()
+        self.render_soon()   # while painting, the dab's render shows it too: one render per mouse move
 
     def close_view(self):
+        self._render_timer.stop()
         self.canvas.Finalize()

@@ -35,6 +35,9 @@ class VolumeView(QWidget):
         self.planes = {axis: self._plane(axis) for axis in range(3)}
         self._rebuild_timer = QTimer(self, singleShot=True, interval=self.REBUILD_DELAY_MS)
         self._rebuild_timer.timeout.connect(self.rebuild_surfaces)
+        # the slice planes follow the cursor at most ~30 times a second: scrolling stays fluid
+        self._render_timer = QTimer(self, singleShot=True, interval=30)
+        self._render_timer.timeout.connect(self.render)
         state.cursor_changed.connect(self._move_planes)
 
     def _plane(self, axis):
@@ -110,11 +113,14 @@ class VolumeView(QWidget):
             source.SetOrigin(origin)
             source.SetPoint1(p1)
             source.SetPoint2(p2)
-        self.render()
+        if not self._render_timer.isActive():
+            self._render_timer.start()
 
     def render(self):
+        self._render_timer.stop()
         self.canvas.GetRenderWindow().Render()
 
     def close_view(self):
         self._rebuild_timer.stop()
+        self._render_timer.stop()
         self.canvas.Finalize()

@@ -10,12 +10,16 @@ In the GUI, `activate(host)` receives the host (see usannotator.gui.host.Host), 
   host.add_dock(widget, title, area="right")
   host.add_action(menu, action)         menu: "File", "Edit", "View", "Tools", "Plugins", "Help"
   host.add_tool(tool)                   a SliceTool: mouse events on every slice view
-  host.add_overlay(overlay)             a SliceOverlay: a float/colour layer drawn on slice views
+  host.add_overlay(overlay)             a SliceOverlay (heat map) or CategoryOverlay (fixed colours per
+                                        value, drawn over the labels) on every slice view; remove_overlay
   host.run_job(job, on_result, on_partial=None, on_error=None)   background work with progress and Cancel
   host.apply_edit(edit)                 the document's edit path, with errors shown to the user
   host.settings(plugin_name)            a QSettings group of its own
   host.show_error(title, message, details="")
   host.viewers                          the slice views (current slice, jump to a slice)
+  host.plugin_records                   the loaded plugins' records, for segmenters(records)
+  host.save_screenshot(path)            the whole window as PNG
+  host.wait_for_autosave()              block until finished strokes are on disk
 """
 
 from __future__ import annotations

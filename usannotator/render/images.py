@@ -27,15 +27,24 @@ def to_vtk_image(slice2d: np.ndarray, spacing_rc=(1.0, 1.0), image: vtkImageData
 
 def label_lookup_table(label_table, opacity: float, table: vtkLookupTable | None = None) -> vtkLookupTable:
     """Indexed colours: value -> label colour at `opacity`; background and hidden labels clear."""
-    top = max([l.value for l in label_table] + [1])
+    colours = {label.value: label.color for label in label_table if label.visible}
+    top = max([label.value for label in label_table] + [1])
+    return category_lookup_table(colours, opacity, table, top)
+
+
+def category_lookup_table(colours: dict, opacity: float = 1.0, table: vtkLookupTable | None = None,
+                          top: int | None = None) -> vtkLookupTable:
+    """Indexed colours for small integer maps: value -> (r, g, b) in 0-255 at `opacity`; 0, and any
+    value without a colour, clear. `top`: the largest value the table must cover."""
+    top = max([int(v) for v in colours] + [1, top or 0])
     table = table or vtkLookupTable()
     table.SetNumberOfTableValues(top + 1)
     table.SetTableRange(0, top)
     for v in range(top + 1):
         table.SetTableValue(v, 0.0, 0.0, 0.0, 0.0)
-    for label in label_table:
-        r, g, b = (c / 255.0 for c in label.color)
-        table.SetTableValue(label.value, r, g, b, opacity if label.visible else 0.0)
+    for value, colour in colours.items():
+        r, g, b = (c / 255.0 for c in colour)
+        table.SetTableValue(int(value), r, g, b, opacity)
     table.Build()
     return table
 
