@@ -9,6 +9,7 @@ Python API (Qt-free; torch only inside the activation functions):
   activation.available_segmenters(records) -> (segmenters, why none)
 
 Command line: usannotator borders IMAGE LABELS -o OUT_DIR [--prediction P] [--tolerance MM] ...
+GUI: the Borders dock (gui.py), imported only by `activate`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ class BordersPlugin(Plugin):
         from usannotator_plugins.borders.command import add_borders_command
 
         add_borders_command(subparsers)
+
+    def activate(self, host) -> None:
+        from usannotator_plugins.borders.gui import activate
+
+        self.dock = activate(host)
+
+    def deactivate(self, host) -> None:
+        self.dock = None
 
 
 plugin = BordersPlugin()
