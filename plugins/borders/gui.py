@@ -29,7 +29,7 @@ from usannotator_plugins.borders.outputs import _json, _SweepFirst, write_all
 from usannotator_plugins.borders.split import KINDS, SplitParameters, label_border
 
 LABEL_FILTER = "Label maps (*.nii.gz *.nii *.nrrd *.seg.nrrd *.mha);;All files (*)"
-TOGGLE_SHORTCUT = "Shift+B"
+TOGGLE_SHORTCUT = "Shift+D"  # D for distinct/completed; Shift+B is the 3D brush
 
 # Overlay categories. Hue tells the kind (warm = distinct, cool = completed; the thesis draws distinct
 # borders red and completed ones blue), brightness whether the prediction found it (dark = recovered).

@@ -91,3 +91,17 @@ def test_model_job_falls_back_to_the_cpu_after_out_of_memory(window, qtbot):
     handle.device_changed.connect(seen.append)
     qtbot.waitUntil(lambda: bool(results), timeout=5000)
     assert devices == ["cuda", "cpu"] and results == ["cpu"]
+
+
+def test_many_progress_signals_do_not_crash_the_process():
+    """PySide6 6.12.0 lost a reference to True per Python signal emit and aborted after ~1500
+    emits (a 200-slice job sends more); the dependency excludes it. Run apart, so an abort is a failure."""
+    import subprocess
+    import sys
+
+    code = ("from PySide6.QtCore import QCoreApplication; app = QCoreApplication([]); "
+            "from usannotator.jobs import Job; from usannotator.gui.jobs import JobHandle; "
+            "h = JobHandle(Job('many', lambda p: [p.update(i / 5000) for i in range(5000)])); "
+            "h.execute(); app.processEvents(); print('done', h.state)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "done finished" in result.stdout, result.stderr[-500:]

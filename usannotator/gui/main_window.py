@@ -234,6 +234,8 @@ class MainWindow(QMainWindow):
     def set_document(self, document, phantom=None):
         if self.document is not None:
             self.host.document_closed.emit()
+        for view in self.slice_views + [self.volume_view]:
+            view.document = None   # the cursor reset below must not reach views holding the old volume
         self.document = document
         self.phantom = phantom
         self.state.reset(document.volume)

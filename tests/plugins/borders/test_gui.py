@@ -139,11 +139,11 @@ def test_overlay_colours_the_border_pixels_by_kind_and_finding_and_toggles_off(b
     # the shortcut switches the overlay off and on again
     window.activateWindow()              # window shortcuts need the window active
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
-    qtbot.keyClick(view.canvas, Qt.Key.Key_B, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(view.canvas, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)
     assert not dock.toggle_action.isChecked()
     hidden = grab(view.canvas)
     assert all(colour_pixels(hidden, gui.CATEGORIES[c][1]) == 0 for c in FOUND_AND_MISSED)
-    qtbot.keyClick(view.canvas, Qt.Key.Key_B, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(view.canvas, Qt.Key.Key_D, Qt.KeyboardModifier.ShiftModifier)
     assert colour_pixels(grab(view.canvas), gui.CATEGORIES[gui.DISTINCT_FOUND][1]) > 0
     # the status bar names the category under the cursor
     window.state.set_cursor(tuple(int(i) for i in np.argwhere(categories == gui.COMPLETED_MISSED)[0]))
