@@ -15,6 +15,8 @@ Python API (Qt-free, torch-free; numpy and scipy only):
   algorithm.looks_fan_shaped(frame) -> bool (warn: the method assumes parallel scan lines)
 
 Command line: usannotator confidence INPUT -o OUT [--alpha A --beta B --gamma G --sink all|mid|min]
+GUI: the Confidence dock (gui.py), imported only by `activate`: the map as an overlay (View >
+Confidence map, Shift+C), computed in the background slice by slice, and the review list.
 
 The solver (grid_solver.GridCholesky) is a nested-dissection multifrontal Cholesky written for
 the 8-neighbour pixel grid with numpy and SciPy's LAPACK/BLAS: no extra package to ship.
@@ -35,6 +37,16 @@ class ConfidencePlugin(Plugin):
         from usannotator_plugins.confidence.command import add_confidence_command
 
         add_confidence_command(subparsers)
+
+    def activate(self, host) -> None:
+        from usannotator_plugins.confidence.gui import activate
+
+        self.dock = activate(host)
+
+    def deactivate(self, host) -> None:
+        from usannotator_plugins.confidence.gui import deactivate
+
+        deactivate(host)
 
 
 plugin = ConfidencePlugin()
