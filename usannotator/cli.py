@@ -148,6 +148,12 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"usannotator: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        print("usannotator: error: this command needs torch, which is not installed "
+              "(models are not part of this installation)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as exc:  # a folder that cannot be created, a full disk...: say which file, no traceback
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"usannotator: error: {where}{exc.strerror or exc}", file=sys.stderr)

@@ -14,7 +14,17 @@ def create_app():
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("usannotator")
     app.setApplicationName("usannotator")
+    app.setWindowIcon(_application_icon())
     return app
+
+
+def _application_icon():
+    from pathlib import Path
+
+    from PySide6.QtGui import QIcon
+
+    # resources/ sits beside the package, from source and inside the bundle alike
+    return QIcon(str(Path(__file__).resolve().parents[2] / "resources" / "icons" / "usannotator.svg"))
 
 
 def create_window(records=None):
