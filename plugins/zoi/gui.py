@@ -436,7 +436,7 @@ class InterpolationDock(QWidget):
             return
         result = self.preview.result
         self._drop_preview(None)       # first: the edit's own change signal must not find a preview
-        change = None  # MUTANT
+        change = self.host.apply_edit(result_to_edit(result))
         names = ", ".join(self.checks[label].text() for label in result.slices_written if label in self.checks)
         self.host.status(f"Interpolated {names}" if change is not None else "Interpolation changed nothing")
         self.state_label.setText("")

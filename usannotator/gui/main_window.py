@@ -39,6 +39,7 @@ class JobWidget(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.title = handle.title
         self.label = QLabel(handle.title)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
@@ -53,8 +54,8 @@ class JobWidget(QWidget):
 
     def _progress(self, fraction, message):
         self.bar.setValue(int(fraction * 1000))
-        if message:
-            self.bar.setFormat(f"{message} %p%")
+        if message:   # the message goes beside the bar, which keeps only its percentage
+            self.label.setText(f"{self.title}: {message}")
 
 
 class MainWindow(QMainWindow):
