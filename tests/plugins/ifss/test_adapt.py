@@ -1,7 +1,6 @@
 """Adapt to this volume: a few fine-tuning steps on the key slices; Cancel keeps the weights."""
 
 import pytest
-import torch
 
 from usannotator.core.errors import UserError
 from usannotator.jobs import Cancelled, Progress

@@ -29,7 +29,6 @@ def test_lite_shapes_softmax_and_gradients():
     assert model.encoder[0].conv.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.slow
 def test_full_configuration_at_reduced_size_shapes_and_gradients():
     # the architecture, not the 512-pixel input, is what is checked: 64 pixels, five levels
     torch.manual_seed(0)

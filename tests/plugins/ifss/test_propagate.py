@@ -237,3 +237,16 @@ def test_weights_missing(leg, tmp_path):
     phantom, sparse, keys, _ = leg
     with pytest.raises(UserError, match="not found"):
         Propagator(tmp_path / "nowhere.pt", "cpu").propagate(Progress(), phantom.volume.array, sparse, keys)
+
+
+def test_document_job_runs_as_the_host_model_thread_calls_it():
+    """The host's model thread calls run(progress, device=...); the job must accept it and use it."""
+    from usannotator.demo import demo_document
+    from usannotator.jobs import Progress
+    from usannotator_plugins.ifss.propagate import Propagator, propagation_job
+
+    doc, _ = demo_document(seed=3, size="small")
+    job = propagation_job(doc, Propagator(), labels_to_run=[1])
+    result = job.run(Progress(), device="cpu", **job.kwargs)
+    assert result.device == "cpu"
+    assert doc.apply_edit(result.to_edit()) is not None

@@ -12,9 +12,9 @@ from usannotator_plugins.ifss.model import IFSSNet
 from usannotator_plugins.ifss.weights import (FORMAT, FORMAT_VERSION, load_model, read_weights_file, save_weights,
                                               shipped_weights)
 
-# Measured on the held-out small phantom below when the weights were trained (TRAINING.md);
+# Mean Dice on the held-out small phantom below (seed 901, keys every 6), see TRAINING.md;
 # the zero-order copy of the untrained network scores lower (checked in the test).
-SHIPPED_DICE_AT_LEAST = 0.80
+SHIPPED_DICE_AT_LEAST = 0.88   # measured 0.888 (untrained zero-order copy: 0.869)
 
 
 def test_round_trip_keeps_weights_configuration_and_notes(tmp_path):
