@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
 from usannotator.gui.overlays import OverlayLegend, SliceOverlay
+from usannotator.gui.widgets import note
 from usannotator.jobs import Job
 from usannotator_plugins.confidence.algorithm import DEFAULTS, PRESETS, looks_fan_shaped
 from usannotator_plugins.confidence.review import LOW_CONFIDENCE, MOSTLY, label_border, review_list
@@ -144,9 +145,9 @@ class ConfidenceDock(QWidget):
         row.addWidget(self.compute_button)
         row.addWidget(self.cancel_button)
         form.addRow(row)
-        self.state_label = _note(box, "Not computed.")
+        self.state_label = note(box, "Not computed.")
         form.addRow(self.state_label)
-        self.warning = _note(box, "")
+        self.warning = note(box, "")
         self.warning.setStyleSheet("color: #c06000")
         self.warning.setToolTip(FAN_TIP)
         form.addRow(self.warning)
@@ -170,7 +171,7 @@ class ConfidenceDock(QWidget):
         form.addRow("Low below", self.threshold_box)
         form.addRow(self.below_box)
         form.addRow(self.legend)
-        form.addRow(_note(box, "dark: little signal reached (shadow, depth) · bright: well insonified"))
+        form.addRow(note(box, "dark: little signal reached (shadow, depth) · bright: well insonified"))
         return box
 
     def _review_group(self):
@@ -193,7 +194,7 @@ class ConfidenceDock(QWidget):
         self.review_table.cellClicked.connect(lambda row, _column: self.jump_to(row))
         self.review_table.currentCellChanged.connect(lambda row, *_: self.jump_to(row))
         layout.addWidget(self.review_table, 1)
-        self.review_note = _note(box, "Compute the map to list the slices to review.")
+        self.review_note = note(box, "Compute the map to list the slices to review.")
         layout.addWidget(self.review_note)
         return box
 
@@ -520,12 +521,6 @@ def _combo(parent, items, tip, item_tips=None) -> QComboBox:
             box.setItemData(box.count() - 1, item_tips[item], Qt.ItemDataRole.ToolTipRole)
     box.setToolTip(tip)
     return box
-
-
-def _note(parent, text) -> QLabel:
-    label = QLabel(text, parent)
-    label.setWordWrap(True)
-    return label
 
 
 def _swatch(rgb) -> QIcon:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from usannotator.io.files import user_folder
 
 from usannotator_plugins.confidence.algorithm import (
     ALGORITHM_VERSION, ConfidenceSolver, check_frame, check_parameters,
@@ -128,17 +129,7 @@ def rows_run_far_to_near(volume) -> bool:
 # ---- disk cache -----------------------------------------------------------------------------------
 
 def user_cache_dir() -> Path:
-    """Per-user cache folder: $XDG_CACHE_HOME (when set, on every system), else the system's usual
-    place for caches."""
-    if os.environ.get("XDG_CACHE_HOME"):
-        base = Path(os.environ["XDG_CACHE_HOME"])
-    elif os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path.home() / ".cache"
-    return base / "usannotator" / "confidence"
+    return user_folder("cache", "confidence")
 
 
 def cache_key(stack, params: dict, masks=None) -> str:

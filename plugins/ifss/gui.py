@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from usannotator.core.errors import UserError
 from usannotator.gui.overlays import CategoryOverlay
+from usannotator.gui.widgets import note
 from usannotator.jobs import Job
 
 SETTINGS_GROUP = "ifss"
@@ -214,7 +215,7 @@ class IFSSDock(QWidget):
     def _model_group(self):
         box = QGroupBox("Model", self)
         form = QFormLayout(box)
-        self.weights_label = _note(box, SHIPPED)
+        self.weights_label = note(box, SHIPPED)
         self.load_button = QPushButton("Load weights…", box)
         self.load_button.setToolTip("Use an IFSS-Net weights file (lite or full configuration)")
         self.load_button.clicked.connect(self.choose_weights)
@@ -229,7 +230,7 @@ class IFSSDock(QWidget):
         self.device_box.setCurrentText(str(self.settings.value("device", "auto")))
         self.device_box.setToolTip("auto: an NVIDIA GPU when there is one, else the CPU")
         self.device_box.currentTextChanged.connect(self._device_chosen)
-        self.device_label = _note(box, "–")
+        self.device_label = note(box, "–")
         form.addRow("Weights", self.weights_label)
         form.addRow(row)
         form.addRow("Device", self.device_box)
@@ -253,7 +254,7 @@ class IFSSDock(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.propagate_button)
         row.addWidget(self.cancel_button)
-        self.state_label = _note(box, "Open a volume with key slices.")
+        self.state_label = note(box, "Open a volume with key slices.")
         form.addRow(self.corrections_box)
         form.addRow(row)
         form.addRow(self.state_label)
@@ -268,7 +269,7 @@ class IFSSDock(QWidget):
         self.adapt_button.setToolTip("Fine-tune the weights on this volume's key slices before propagating; "
                                      "the adapted weights stay with this volume only")
         self.adapt_button.clicked.connect(self.adapt)
-        self.adapt_label = _note(box, "")
+        self.adapt_label = note(box, "")
         form.addRow("Steps", self.steps_box)
         form.addRow(self.adapt_button)
         form.addRow(self.adapt_label)
@@ -537,12 +538,6 @@ def adapt_summary(result) -> str:
     n = max(1, len(losses) // 10)
     before, after = np.mean(losses[:n]), np.mean(losses[-n:])
     return f"Adapted: {result.steps_done} steps in {result.seconds:.0f} s, loss {before:.3f} → {after:.3f}."
-
-
-def _note(parent, text) -> QLabel:
-    label = QLabel(text, parent)
-    label.setWordWrap(True)
-    return label
 
 
 def activate(host) -> IFSSDock:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from usannotator.core.geometry import SLICE_AXES
 from usannotator.gui.overlays import CategoryOverlay
+from usannotator.gui.widgets import note
 from usannotator_plugins.zoi.algorithm import METHOD_TITLES, METHODS
 from usannotator_plugins.zoi.document import key_slices_of, make_job, result_to_edit
 from usannotator_plugins.zoi.morphological import available as morphological_available
@@ -197,7 +198,7 @@ class InterpolationDock(QWidget):
         box.setToolTip("Each ticked muscle is filled from its first to its last key slice. Key slices and "
                        "locked muscles never change.")
         self.labels_grid = QGridLayout(box)
-        self.labels_note = _note(box, "Open a volume with key slices.")
+        self.labels_note = note(box, "Open a volume with key slices.")
         self.labels_grid.addWidget(self.labels_note, 0, 0, 1, 2)
         return box
 
@@ -217,7 +218,7 @@ class InterpolationDock(QWidget):
         self.progress_bar.setRange(0, 100)
         self.progress_bar.setVisible(False)
         layout.addWidget(self.progress_bar)
-        self.state_label = _note(box, "")
+        self.state_label = note(box, "")
         layout.addWidget(self.state_label)
         return box
 
@@ -500,12 +501,6 @@ def _spin(parent, lo, hi, decimals, step, value, tip) -> QDoubleSpinBox:
     box = QDoubleSpinBox(parent, decimals=decimals, minimum=lo, maximum=hi, singleStep=step, value=value)
     box.setToolTip(tip)
     return box
-
-
-def _note(parent, text) -> QLabel:
-    label = QLabel(text, parent)
-    label.setWordWrap(True)
-    return label
 
 
 def activate(host) -> InterpolationDock:

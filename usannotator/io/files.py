@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import shutil
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -93,3 +94,26 @@ def _first_file_in(folder: Path) -> Path:
         if parent.is_file():
             return parent
     return folder
+
+
+# Per system: (environment variable that wins everywhere, Windows, macOS, other) for each kind.
+_USER_FOLDERS = {
+    "cache": ("XDG_CACHE_HOME", "Library/Caches", ".cache"),
+    "data": ("XDG_DATA_HOME", "Library/Application Support", ".local/share"),
+}
+
+
+def user_folder(kind: str, *parts: str) -> Path:
+    """The per-user folder for caches ("cache") or application data ("data"), below `usannotator`:
+    $XDG_CACHE_HOME / $XDG_DATA_HOME when set (on every system), else the system's usual place."""
+    variable, mac, other = _USER_FOLDERS[kind]
+    if os.environ.get(variable):
+        base = Path(os.environ[variable])
+    elif os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / mac
+    else:
+        base = Path.home() / other
+    return base.joinpath("usannotator", *parts)
+

@@ -28,7 +28,6 @@ import json
 import os
 import socket
 import struct
-import sys
 import time
 import zlib
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from usannotator.core.errors import UserError
 from usannotator.core.events import Signal
 from usannotator.core.labels import Label
 from usannotator.core.provenance import Provenance
+from usannotator.io.files import user_folder
 
 MAGIC = b"USAJ"
 _FRAME = struct.Struct("<4sQI")
@@ -60,17 +60,7 @@ class RecoveryError(UserError):
 # ----- where -----
 
 def recovery_dir() -> Path:
-    """Per-user folder for autosaves: $XDG_DATA_HOME (when set, on every system), else the
-    system's usual place for application data."""
-    if os.environ.get("XDG_DATA_HOME"):
-        base = Path(os.environ["XDG_DATA_HOME"])
-    elif os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path.home() / ".local" / "share"
-    return base / "usannotator" / "recovery"
+    return user_folder("data", "recovery")
 
 
 def document_key(volume) -> str:
