@@ -32,6 +32,18 @@ def zoi_prediction(truth, spacing, every):
     return interpolate(sparse, keys, method="zoi", spacing=spacing).apply_to(sparse)
 
 
+def ifss_prediction(phantom, every):
+    """IFSS-Net lite (the shipped weights) propagated from every `every`-th slice of each muscle."""
+    from usannotator.jobs import Progress
+    from usannotator_plugins.ifss.propagate import propagate
+
+    truth = phantom.truth
+    sparse = sparse_key_slices(truth, every=every)
+    keys = {label: key_slice_indices(truth, label, every) for label in LABEL_NAMES}
+    result = propagate(Progress(), phantom.volume.array, sparse, keys, device="cpu")
+    return result.applied_to(sparse)
+
+
 def perturbed_prediction(truth, seed):
     """Each muscle opened with a disc of radius 3 per slice, then moved one voxel deeper: smooth errors
     everywhere, larger at thin and pointed parts."""
@@ -43,17 +55,19 @@ def perturbed_prediction(truth, seed):
     return np.roll(out, 1, axis=1)
 
 
-def make_prediction(truth, spacing, every, seed):
+def make_prediction(truth, spacing, every, seed, source="zoi", phantom=None):
+    if source == "ifss":
+        return ifss_prediction(phantom, every), f"IFSS-Net lite from key slices every {every}"
     try:
         return zoi_prediction(truth, spacing, every), f"ZOI from key slices every {every}"
     except ImportError:
         return perturbed_prediction(truth, seed), "truth opened (disc r=3) and shifted 1 voxel deeper"
 
 
-def one_seed(seed, size, every, tolerance):
+def one_seed(seed, size, every, tolerance, source="zoi"):
     phantom = generate_phantom(seed, size)
     spacing = phantom.geometry.spacing_zyx
-    prediction, how = make_prediction(phantom.truth, spacing, every, seed)
+    prediction, how = make_prediction(phantom.truth, spacing, every, seed, source, phantom)
     result = analyse(None, phantom.volume.array, phantom.truth, spacing, prediction, tolerance_mm=tolerance)
     return result, how
 
@@ -106,11 +120,13 @@ def main(argv=None):
     parser.add_argument("--size", default="demo")
     parser.add_argument("--every", type=int, default=10, help="key slice spacing for the ZOI prediction")
     parser.add_argument("--tolerance", type=float, default=1.0, help="mm")
+    parser.add_argument("--prediction", choices=("zoi", "ifss"), default="zoi",
+                        help="what predicts the borders: ZOI interpolation or IFSS-Net lite propagation")
     args = parser.parse_args(argv)
     per_seed, how = [], ""
     for seed in args.seeds:
         start = time.perf_counter()
-        result, how = one_seed(seed, args.size, args.every, args.tolerance)
+        result, how = one_seed(seed, args.size, args.every, args.tolerance, args.prediction)
         per_seed.append(rows_of(result))
         row = per_seed[-1]["all"]
         print(f"seed {seed}: distinct {row['share_distinct']:.1f} %, BTP {row['btp']:.1f} %, recall distinct "
