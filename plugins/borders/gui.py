@@ -4,7 +4,7 @@ slice views by whether a prediction found it, a per-muscle table of the figures,
 
 Every number comes from the Qt-free `analysis.analyse` (the command line's path too); the work runs
 as host jobs, so the window stays responsive and Cancel leaves everything as it was. Results are kept
-with the sweep axis first, as the analysis computes them; `_SweepFirst` moves them back for display.
+with the sweep axis first, as the analysis computes them; `SweepFirst` moves them back for display.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from usannotator.core.geometry import slice_of
 from usannotator.gui.overlays import CategoryOverlay, SliceOverlay
 from usannotator.jobs import Job
 from usannotator_plugins.borders.analysis import analyse
-from usannotator_plugins.borders.metrics import DEFAULT_TOLERANCE_MM, _voxel_scores, metrics_csv
-from usannotator_plugins.borders.outputs import _json, _SweepFirst, write_all
+from usannotator_plugins.borders.metrics import DEFAULT_TOLERANCE_MM, voxel_scores, metrics_csv
+from usannotator_plugins.borders.outputs import SweepFirst, to_json, write_all
 from usannotator_plugins.borders.split import KINDS, SplitParameters, label_border
 
 LABEL_FILTER = "Label maps (*.nii.gz *.nii *.nrrd *.seg.nrrd *.mha);;All files (*)"
@@ -57,7 +57,7 @@ COLUMN_TIPS = ("", "Distinct: a visible edge lies on the border. Completed: draw
 
 def analysis_job(progress, image, labels, spacing_zyx, prediction, parameters, tolerance_mm, sweep_axis):
     """`analyse` on sweep-first arrays, and the overlay's categories (sweep first too)."""
-    axes = _SweepFirst(sweep_axis)
+    axes = SweepFirst(sweep_axis)
     image, labels, prediction = axes.arrays(image, labels, prediction)
     spacing = axes.order(spacing_zyx)
     result = analyse(progress, image, labels, spacing, prediction, parameters, tolerance_mm)
@@ -81,11 +81,11 @@ def border_categories(split, prediction, spacing_zyx, tolerance_mm) -> np.ndarra
 
 def recovered(split, prediction, spacing_zyx, tolerance_mm) -> np.ndarray:
     """Border voxels whose predicted border lies within the tolerance: the metrics' own hit rule and
-    distances (metrics._voxel_scores), so the colours always agree with the table."""
+    distances (metrics.voxel_scores), so the colours always agree with the table."""
     predicted_border = label_border(np.asarray(prediction), split.parameters.mode)
     found = np.zeros(split.distinct.shape, bool)
     for muscle in split.muscles:
-        scores = _voxel_scores(split, prediction, predicted_border, muscle, spacing_zyx)
+        scores = voxel_scores(split, prediction, predicted_border, muscle, spacing_zyx)
         if scores is not None:          # a muscle the prediction lacks stays "missed"
             found[split.border == muscle] = scores["distance"] <= tolerance_mm
     return found
@@ -422,7 +422,7 @@ class BordersDock(QTabWidget):
 
     # ----- document -----
     def _document_opened(self, document):
-        self.axes = _SweepFirst(document.sweep_axis)
+        self.axes = SweepFirst(document.sweep_axis)
         document.labels_changed.connect(self._labels_changed)
         self._set_prediction(None, None)
         self._update_enabled()
@@ -737,9 +737,9 @@ class BordersDock(QTabWidget):
         sources = {"image": document.volume.path, "labels": document.labels_path,
                    "prediction": None if self.prediction_path is None else str(self.prediction_path)}
         files = {f"{kind}.nii.gz": ("labels", self.axes.back(result.split.kind(kind)), geometry) for kind in KINDS}
-        files["split.json"] = ("text", _json({**result.split.summary(), "names": names, **sources}))
+        files["split.json"] = ("text", to_json({**result.split.summary(), "names": names, **sources}))
         if result.metrics is not None:
-            files["metrics.json"] = ("text", _json({**result.metrics, "names": names, **sources}))
+            files["metrics.json"] = ("text", to_json({**result.metrics, "names": names, **sources}))
             files["metrics.csv"] = ("text", metrics_csv(result.metrics, names))
         try:
             write_all(folder, files)

@@ -38,7 +38,7 @@ def border_metrics(split: BorderSplit, prediction: np.ndarray, spacing_zyx, tole
     predicted_border = label_border(np.asarray(prediction), split.parameters.mode)
     notes, per_voxel = _foreign_labels(split, prediction), {}
     for muscle in split.muscles:
-        per_voxel[muscle] = _voxel_scores(split, prediction, predicted_border, muscle, spacing_zyx)
+        per_voxel[muscle] = voxel_scores(split, prediction, predicted_border, muscle, spacing_zyx)
         if per_voxel[muscle] is None:
             notes.append(f"label {muscle}: the prediction does not contain it; its figures are NaN")
     muscles = {m: _figures(v, tolerance_mm) for m, v in per_voxel.items()}
@@ -51,7 +51,7 @@ def _foreign_labels(split, prediction) -> list[str]:
     return [f"prediction labels {extra} have no reference border; they are not scored"] if extra else []
 
 
-def _voxel_scores(split, prediction, predicted_border, muscle, spacing):
+def voxel_scores(split, prediction, predicted_border, muscle, spacing):
     """Per reference border voxel of `muscle` (C order): kind, distance (mm), inside the prediction."""
     border = split.border == muscle
     mine = predicted_border == muscle

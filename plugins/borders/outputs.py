@@ -58,7 +58,7 @@ def compute(args, inputs: Inputs) -> tuple[dict, list]:
 
     if args.tolerance < 0:
         raise UserError(f"--tolerance must not be negative, got {args.tolerance}")
-    sweep_first = _SweepFirst(args.axis)
+    sweep_first = SweepFirst(args.axis)
     spacing = sweep_first.order(inputs.volume.geometry.spacing_zyx)
     result = analyse(_progress(), *sweep_first.arrays(inputs.volume.array, inputs.labels), spacing,
                      sweep_first.array(inputs.prediction), split_parameters(args), args.tolerance,
@@ -67,7 +67,7 @@ def compute(args, inputs: Inputs) -> tuple[dict, list]:
     files = {
         "distinct.nii.gz": ("labels", sweep_first.back(result.split.distinct), geometry),
         "completed.nii.gz": ("labels", sweep_first.back(result.split.completed), geometry),
-        "split.json": ("text", _json({**result.split.summary(), "names": inputs.names, **_sources(args)})),
+        "split.json": ("text", to_json({**result.split.summary(), "names": inputs.names, **_sources(args)})),
     }
     if result.metrics is not None:
         files.update(_metric_files(result.metrics, inputs.names, args))
@@ -79,7 +79,7 @@ def compute(args, inputs: Inputs) -> tuple[dict, list]:
 def _metric_files(metrics: dict, names: dict, args) -> dict:
     from usannotator_plugins.borders.metrics import metrics_csv
 
-    return {"metrics.json": ("text", _json({**metrics, "names": names, **_sources(args)})),
+    return {"metrics.json": ("text", to_json({**metrics, "names": names, **_sources(args)})),
             "metrics.csv": ("text", metrics_csv(metrics, names))}
 
 
@@ -102,7 +102,7 @@ def _activation_files(args, inputs: Inputs, split, sweep_first) -> dict:
     geometry = inputs.volume.geometry
     return {"activation_distinct.nii.gz": ("image", distinct, geometry),
             "activation_completed.nii.gz": ("image", completed, geometry),
-            "activation.json": ("text", _json(info))}
+            "activation.json": ("text", to_json(info))}
 
 
 def choose_segmenter(name: str | None):
@@ -167,7 +167,7 @@ def _write(path: Path, content) -> None:
         path.write_text(data)
 
 
-def _json(value) -> str:
+def to_json(value) -> str:
     from usannotator_plugins.borders.metrics import jsonable
 
     return json.dumps(jsonable(value), indent=2) + "\n"
@@ -184,7 +184,7 @@ def _progress():
     return Progress(on_update=stderr_bar() if sys.stderr.isatty() else None)
 
 
-class _SweepFirst:
+class SweepFirst:
     """Moves the sweep axis to the front for the computation and back for the files."""
 
     def __init__(self, axis: int):
