@@ -193,17 +193,50 @@ class Stroke:
     preview: Preview | None = None
 
 
-class BrushTool(AnnotationTool):
+class StrokeTool(AnnotationTool):
+    """A tool whose gesture is one drag: each piece is previewed as it is drawn, and the document
+    changes once, on release (one undo step, one journal record)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.stroke = None
+
+    def piece(self, stroke: Stroke, points):
+        """The edit previewed for the stretch of the drag between `points`."""
+        raise NotImplementedError
+
+    def final_edit(self, stroke: Stroke):
+        """The one edit applied when the drag ends."""
+        raise NotImplementedError
+
+    def drag(self, view, point):
+        stroke = self.stroke
+        if stroke is None or (point.row, point.col) == stroke.points[-1]:
+            return
+        stroke.preview.add(self.piece(stroke, [stroke.points[-1], (point.row, point.col)]))
+        stroke.points.append((point.row, point.col))
+
+    def release(self, view, point):
+        if self.stroke is None:
+            return
+        self.drag(view, point)
+        stroke, self.stroke = self.stroke, None
+        stroke.preview.clear()
+        self.finish(lambda: self.final_edit(stroke))
+
+    def deactivated(self):
+        if self.stroke is not None:
+            self.stroke.preview.clear()
+            self.stroke = None
+
+
+class BrushTool(StrokeTool):
     name = "brush"
     title = "Brush"
     icon = "fa5s.paint-brush"
     shortcut = "B"
     tooltip = ("Brush (B): paint the active label. Size: [ and ] or Alt+wheel; 3D brush: Tools menu. "
                "One stroke is one undo step.")
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.stroke = None
 
     def cursor_radius(self):
         return self.brush.radius
@@ -232,25 +265,11 @@ class BrushTool(AnnotationTool):
         stroke.preview.add(first)
         self.stroke = stroke
 
-    def drag(self, view, point):
-        stroke = self.stroke
-        if stroke is None or (point.row, point.col) == stroke.points[-1]:
-            return
-        stroke.preview.add(self.edit(stroke, [stroke.points[-1], (point.row, point.col)]))
-        stroke.points.append((point.row, point.col))
+    def piece(self, stroke, points):
+        return self.edit(stroke, points)    # through self.edit, so the eraser's own edit is used
 
-    def release(self, view, point):
-        if self.stroke is None:
-            return
-        self.drag(view, point)
-        stroke, self.stroke = self.stroke, None
-        stroke.preview.clear()
-        self.finish(lambda: self.edit(stroke, stroke.points))
-
-    def deactivated(self):
-        if self.stroke is not None:
-            self.stroke.preview.clear()
-            self.stroke = None
+    def final_edit(self, stroke):
+        return self.edit(stroke, stroke.points)
 
     def _label(self):
         return self.host.active_label
@@ -273,16 +292,12 @@ class EraserTool(BrushTool):
         return self.host.active_label if self.brush.erase_active_only else None
 
 
-class FreehandTool(AnnotationTool):
+class FreehandTool(StrokeTool):
     name = "freehand"
     title = "Freehand fill"
     icon = "fa5s.pen-fancy"
     shortcut = "F"
     tooltip = "Freehand fill (F): draw a closed outline; releasing the button fills it with the active label."
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.stroke = None
 
     def press(self, view, point):
         self.deactivated()
@@ -298,30 +313,15 @@ class FreehandTool(AnnotationTool):
                              [(point.row, point.col)], Preview(self.host, slice_box(self.doc.labels.shape, where)))
         self.stroke.preview.add(self._outline(self.stroke.points))
 
-    def drag(self, view, point):
-        stroke = self.stroke
-        if stroke is None or (point.row, point.col) == stroke.points[-1]:
-            return
-        stroke.preview.add(self._outline([stroke.points[-1], (point.row, point.col)]))
-        stroke.points.append((point.row, point.col))
+    def piece(self, stroke, points):
+        """The outline drawn so far, with the thinnest pen (it is part of what the fill writes)."""
+        return tools.brush(self.doc, stroke.where, points, tools.MIN_RADIUS, stroke.label, rule=stroke.rule)
 
-    def release(self, view, point):
-        if self.stroke is None:
-            return
-        self.drag(view, point)
-        stroke, self.stroke = self.stroke, None
-        stroke.preview.clear()
-        self.finish(lambda: tools.freehand_fill(self.doc, stroke.where, stroke.points, stroke.label, rule=stroke.rule))
+    def final_edit(self, stroke):
+        return tools.freehand_fill(self.doc, stroke.where, stroke.points, stroke.label, rule=stroke.rule)
 
     def _outline(self, points):
-        """The outline drawn so far, with the thinnest pen (it is part of what the fill writes)."""
-        s = self.stroke
-        return tools.brush(self.doc, s.where, points, tools.MIN_RADIUS, s.label, rule=s.rule)
-
-    def deactivated(self):
-        if self.stroke is not None:
-            self.stroke.preview.clear()
-            self.stroke = None
+        return self.piece(self.stroke, points)
 
 
 class PolygonTool(FreehandTool):
