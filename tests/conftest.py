@@ -58,20 +58,24 @@ def settings_dir(tmp_path, qapp):
 
 @pytest.fixture
 def make_window(qtbot, settings_dir):
-    """make_window(plugins=[plugin, ...]) opens a real main window with those plugins activated
-    (plugin objects, as their modules expose them) and closes it after the test."""
+    """make_window(plugins=[plugin, ...], active=False) opens a real main window with those plugins
+    activated (plugin objects, as their modules expose them), made the active window when asked,
+    and closes it after the test."""
     from usannotator.gui.app import create_window
     from usannotator.plugins.discovery import PluginRecord
 
     windows = []
 
-    def make(plugins=()):
+    def make(plugins=(), active=False):
         records = [PluginRecord(p.name, f"{type(p).__module__}:plugin", plugin=p) for p in plugins]
         win = create_window(records=records)
         win.resize(1200, 800)
         win.show()
         qtbot.waitExposed(win)
         windows.append(win)
+        if active:   # window shortcuts (number keys, Shift+C...) reach only the active window
+            win.activateWindow()
+            qtbot.waitUntil(win.isActiveWindow, timeout=5000)
         return win
 
     yield make

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 from usannotator.core.errors import UserError
 from usannotator.core.geometry import slice_of
 from usannotator.gui.overlays import CategoryOverlay, SliceOverlay
+from usannotator.gui.widgets import combo
 from usannotator.jobs import Job
 from usannotator_plugins.borders.analysis import analyse
 from usannotator_plugins.borders.metrics import DEFAULT_TOLERANCE_MM, voxel_scores, metrics_csv
@@ -363,9 +364,9 @@ class BordersDock(QTabWidget):
         self.caveat.setStyleSheet("color: #c06000")
         self.label_box = QComboBox(box)
         self.label_box.setToolTip("The muscle whose border pixels are scored")
-        self.target_box = _combo(box, ("muscle", "background"), "The logit differentiated: the muscle's, or "
+        self.target_box = combo(box, ("muscle", "background"), "The logit differentiated: the muscle's, or "
                                  "background (the thesis authors' choice)")
-        self.weights_box = _combo(box, ("global", "per-pixel"), "global: one weight per channel (Seg-Grad-CAM); "
+        self.weights_box = combo(box, ("global", "per-pixel"), "global: one weight per channel (Seg-Grad-CAM); "
                                   "per-pixel: gradient times activation (HiResCAM), which separates the kinds "
                                   "better in small networks")
         self.range_box = _spin(QSpinBox(box), 0, 100, 0, 1, "Slices on each side of the current one (0: the "
@@ -385,10 +386,10 @@ class BordersDock(QTabWidget):
         """The two maps side by side, their colour scale, and the choice to show one on the slice view."""
         self.panel = ActivationPanel(box)
         layout.addWidget(self.panel)
-        self.scale_box = _combo(box, tuple(SCALES), "joint: both maps on one scale, so colours compare across "
+        self.scale_box = combo(box, tuple(SCALES), "joint: both maps on one scale, so colours compare across "
                                 "them (the default); each map: each on its own, which shows a weak map's shape")
         self.scale_box.currentIndexChanged.connect(self._rescale)
-        self.show_on_views = _combo(box, ("off", *KINDS), "Show one of the two maps over the cross-section view")
+        self.show_on_views = combo(box, ("off", *KINDS), "Show one of the two maps over the cross-section view")
         self.show_on_views.currentIndexChanged.connect(self._sync_attention_overlay)
         row = QFormLayout()
         row.addRow("Colour scale", self.scale_box)
@@ -778,13 +779,6 @@ def _spin(box, low, high, value, step, tip):
         box.setDecimals(2)
     box.setValue(value)
     box.setToolTip(f"{tip} (default {value:g})")
-    return box
-
-
-def _combo(parent, items, tip) -> QComboBox:
-    box = QComboBox(parent)
-    box.addItems(list(items))
-    box.setToolTip(tip)
     return box
 
 

@@ -13,12 +13,12 @@ from dataclasses import replace
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QTableWidget,
                                QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
 from usannotator.gui.overlays import OverlayLegend, SliceOverlay
-from usannotator.gui.widgets import note
+from usannotator.gui.widgets import combo, note, number
 from usannotator.jobs import Job
 from usannotator_plugins.confidence.algorithm import DEFAULTS, PRESETS, looks_fan_shaped
 from usannotator_plugins.confidence.review import LOW_CONFIDENCE, MOSTLY, label_border, review_list
@@ -125,11 +125,11 @@ class ConfidenceDock(QWidget):
     def _parameters_group(self):
         box = QGroupBox("Parameters", self)
         form = QFormLayout(box)
-        self.preset_box = _combo(box, (*PRESETS, CUSTOM), TIPS["preset"])
-        self.alpha_box = _spin(box, 0.01, 20.0, 2, 0.1, DEFAULTS["alpha"], TIPS["alpha"])
-        self.beta_box = _spin(box, 1.0, 2000.0, 1, 10.0, DEFAULTS["beta"], TIPS["beta"])
-        self.gamma_box = _spin(box, 0.0, 1.0, 3, 0.01, DEFAULTS["gamma"], TIPS["gamma"])
-        self.sink_box = _combo(box, tuple(SINK_TIPS), TIPS["sink"], SINK_TIPS)
+        self.preset_box = combo(box, (*PRESETS, CUSTOM), TIPS["preset"])
+        self.alpha_box = number(box, 0.01, 20.0, 2, 0.1, DEFAULTS["alpha"], TIPS["alpha"])
+        self.beta_box = number(box, 1.0, 2000.0, 1, 10.0, DEFAULTS["beta"], TIPS["beta"])
+        self.gamma_box = number(box, 0.0, 1.0, 3, 0.01, DEFAULTS["gamma"], TIPS["gamma"])
+        self.sink_box = combo(box, tuple(SINK_TIPS), TIPS["sink"], SINK_TIPS)
         for name, widget in (("Preset", self.preset_box), ("Depth attenuation α", self.alpha_box),
                              ("Edge sensitivity β", self.beta_box), ("Sideways penalty γ", self.gamma_box),
                              ("Sinks", self.sink_box)):
@@ -160,7 +160,7 @@ class ConfidenceDock(QWidget):
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal, box)
         self.opacity_slider.setRange(5, 100)
         self.opacity_slider.setToolTip("Opacity of the confidence colours over the image")
-        self.threshold_box = _spin(box, 0.01, 0.99, 2, 0.01, LOW_CONFIDENCE, TIPS["threshold"])
+        self.threshold_box = number(box, 0.01, 0.99, 2, 0.01, LOW_CONFIDENCE, TIPS["threshold"])
         self.below_box = QCheckBox("Show only low confidence", box)
         self.below_box.setToolTip("Colour only the pixels under the threshold, outlined in cyan: the areas "
                                   "where the image says little")
@@ -178,7 +178,7 @@ class ConfidenceDock(QWidget):
         box = QGroupBox("Review list", self)
         layout = QVBoxLayout(box)
         form = QFormLayout()
-        self.share_box = _spin(box, 0.05, 0.95, 2, 0.05, MOSTLY, TIPS["share"])
+        self.share_box = number(box, 0.05, 0.95, 2, 0.05, MOSTLY, TIPS["share"])
         form.addRow("Border in low confidence over", self.share_box)
         layout.addLayout(form)
         self.review_table = QTableWidget(0, len(COLUMNS), box)
@@ -505,22 +505,6 @@ def _single_shot(parent, ms, slot) -> QTimer:
     timer = QTimer(parent, singleShot=True, interval=ms)
     timer.timeout.connect(slot)
     return timer
-
-
-def _spin(parent, lo, hi, decimals, step, value, tip) -> QDoubleSpinBox:
-    box = QDoubleSpinBox(parent, decimals=decimals, minimum=lo, maximum=hi, singleStep=step, value=value)
-    box.setToolTip(tip)
-    return box
-
-
-def _combo(parent, items, tip, item_tips=None) -> QComboBox:
-    box = QComboBox(parent)
-    for item in items:
-        box.addItem(item)
-        if item_tips:
-            box.setItemData(box.count() - 1, item_tips[item], Qt.ItemDataRole.ToolTipRole)
-    box.setToolTip(tip)
-    return box
 
 
 def _swatch(rgb) -> QIcon:

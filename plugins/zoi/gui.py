@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from usannotator.core.geometry import SLICE_AXES
 from usannotator.gui.overlays import CategoryOverlay
-from usannotator.gui.widgets import note
+from usannotator.gui.widgets import combo, note, number
 from usannotator_plugins.zoi.algorithm import METHOD_TITLES, METHODS
 from usannotator_plugins.zoi.document import key_slices_of, make_job, result_to_edit
 from usannotator_plugins.zoi.morphological import available as morphological_available
@@ -178,10 +178,10 @@ class InterpolationDock(QWidget):
             self._disable_method("morphological", MORPHOLOGICAL_MISSING)
         self.method_box.setToolTip("How the slices between key slices are filled")
         form.addRow("Method", self.method_box)
-        self.rule_box = _combo(box, SOURCE_RULES, PARAMETER_TIPS["source_rule"])
-        self.smooth_box = _combo(box, SMOOTH_AXES, PARAMETER_TIPS["smooth_axes"])
-        self.sigma_box = _spin(box, 0.1, 10.0, 2, 0.1, DEFAULT_SIGMA, PARAMETER_TIPS["sigma"])
-        self.threshold_box = _spin(box, 0.05, 0.95, 2, 0.05, DEFAULT_THRESHOLD, PARAMETER_TIPS["threshold"])
+        self.rule_box = combo(box, SOURCE_RULES, PARAMETER_TIPS["source_rule"])
+        self.smooth_box = combo(box, SMOOTH_AXES, PARAMETER_TIPS["smooth_axes"])
+        self.sigma_box = number(box, 0.1, 10.0, 2, 0.1, DEFAULT_SIGMA, PARAMETER_TIPS["sigma"])
+        self.threshold_box = number(box, 0.05, 0.95, 2, 0.05, DEFAULT_THRESHOLD, PARAMETER_TIPS["threshold"])
         self.zoi_rows = (("Copy from", self.rule_box), ("Smoothing", self.smooth_box),
                          ("Sigma (voxels)", self.sigma_box), ("Threshold", self.threshold_box))
         for name, widget in self.zoi_rows:
@@ -488,19 +488,6 @@ def _button(parent, text, slot, tip="") -> QPushButton:
     button.setToolTip(tip)
     button.clicked.connect(slot)
     return button
-
-
-def _combo(parent, items, tip) -> QComboBox:
-    box = QComboBox(parent)
-    box.addItems(list(items))
-    box.setToolTip(tip)
-    return box
-
-
-def _spin(parent, lo, hi, decimals, step, value, tip) -> QDoubleSpinBox:
-    box = QDoubleSpinBox(parent, decimals=decimals, minimum=lo, maximum=hi, singleStep=step, value=value)
-    box.setToolTip(tip)
-    return box
 
 
 def activate(host) -> InterpolationDock:

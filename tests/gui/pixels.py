@@ -15,3 +15,12 @@ def grab(widget) -> np.ndarray:
 
 def colour_pixels(rgb: np.ndarray, colour, tol=12) -> int:
     return int(np.all(np.abs(rgb.astype(int) - np.array(colour)) <= tol, axis=-1).sum())
+
+
+def show(window, document, qtbot):
+    """Open a document with labels drawn opaque, every view fitted to its slice."""
+    window.set_document(document)
+    window.state.set_label_opacity(1.0)
+    window.reset_views()
+    qtbot.wait(50)
+    window.render_all()

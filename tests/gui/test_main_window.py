@@ -2,19 +2,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from tests.gui.pixels import colour_pixels, grab
+from tests.gui.pixels import colour_pixels, grab, show
 
 pytestmark = pytest.mark.gui
 
 GM = (230, 75, 60)
-
-
-def show(window, document, qtbot):
-    window.set_document(document)
-    window.state.set_label_opacity(1.0)
-    window.reset_views()
-    qtbot.wait(50)
-    window.render_all()
 
 
 def test_document_is_shown_with_label_colours(window, small_document, qtbot):

@@ -4,7 +4,7 @@ import pytest
 @pytest.fixture
 def annotator(make_window, small_document, qtbot):
     """A main window with the annotation plugin, showing the small 3-label document."""
-    from tests.plugins.annotate.gui_driver import show
+    from tests.gui.pixels import show
     from usannotator_plugins import annotate
 
     window = make_window(plugins=[annotate.plugin])

@@ -57,15 +57,6 @@ def use_tool(window, name: str):
     return tool
 
 
-def show(window, document, qtbot):
-    """Open a document with labels drawn opaque, every view fitted to its slice."""
-    window.set_document(document)
-    window.state.set_label_opacity(1.0)
-    window.reset_views()
-    qtbot.wait(50)
-    window.render_all()
-
-
 def disk(shape2, centre, radius) -> np.ndarray:
     """Pixels of a slice within `radius` of `centre` (row, col)."""
     rows, cols = np.ogrid[:shape2[0], :shape2[1]]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from tests.plugins.annotate.gui_driver import show, stroke, use_tool
+from tests.gui.pixels import show
+from tests.plugins.annotate.gui_driver import stroke, use_tool
 from usannotator.core import Document
 from usannotator.io.journal import Journal, find_recovery, read_records
 from usannotator_plugins import annotate

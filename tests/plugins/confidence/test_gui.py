@@ -40,11 +40,8 @@ def document_of(volume, slices, labels=None):
 
 
 @pytest.fixture
-def window(make_window, qtbot):
-    win = make_window(plugins=[confidence.plugin])
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
-    return win
+def window(make_window):
+    return make_window(plugins=[confidence.plugin], active=True)
 
 
 @pytest.fixture

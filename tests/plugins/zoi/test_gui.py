@@ -26,11 +26,8 @@ BETWEEN = 8              # a gap slice between them
 
 
 @pytest.fixture
-def window(make_window, qtbot):
-    win = make_window(plugins=[zoi.plugin])
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
-    return win
+def window(make_window):
+    return make_window(plugins=[zoi.plugin], active=True)
 
 
 @pytest.fixture
