@@ -30,8 +30,9 @@ def add_confidence_command(subparsers) -> None:
                    help="the bottom row (all, default), its middle pixel (mid) or its darkest pixels (min)")
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0,
                    help="numpy axis of the sweep in a volume (default 0)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="slices computed at the same time (default 1; each needs ~300 MB for 512 x 512)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="slices computed at the same time (default: one per core, at most 8; each "
+                        "needs ~300 MB for 512 x 512)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the map cache")
     p.set_defaults(func=run_confidence)
 
@@ -91,7 +92,7 @@ def _warn_if_fan_shaped(volume, path, is_frame: bool) -> None:
 def _compute(args, volume, is_frame: bool):
     from usannotator.jobs.job import Job, run_inline
     from usannotator_plugins.confidence.algorithm import confidence_map
-    from usannotator_plugins.confidence.volume import confidence_volume
+    from usannotator_plugins.confidence.volume import confidence_volume, default_workers
 
     params = {"alpha": args.alpha, "beta": args.beta, "gamma": args.gamma, "sink": args.sink}
     try:
@@ -99,7 +100,7 @@ def _compute(args, volume, is_frame: bool):
             return confidence_map(volume.array[0], **params)
         job = Job("Confidence map", confidence_volume,
                   kwargs={"volume": volume, "use_cache": not args.no_cache,
-                          "workers": args.workers, **params})
+                          "workers": args.workers or default_workers(), **params})
         return run_inline(job, show_progress=True)
     except ValueError as exc:      # parameter and input checks of the algorithm
         from usannotator.core.errors import UserError

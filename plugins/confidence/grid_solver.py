@@ -2,8 +2,8 @@
 
 Why a solver of our own: SciPy's `spsolve` (what MONAI uses) factors the confidence-map system with
 SuperLU and the COLAMD ordering, ignores symmetry and runs its dense kernels without level-3 BLAS.
-The grid structure lets us do much better with numpy and SciPy's LAPACK/BLAS alone (BSD; nothing
-extra to ship; CHOLMOD's supernodal code is GPL, PARDISO needs MKL):
+The grid structure lets us do much better with numpy, SciPy's LAPACK/BLAS and a few compiled loops
+(numba; all BSD. CHOLMOD's supernodal code is GPL, PARDISO needs MKL):
 
 - Ordering: geometric nested dissection. Cut the rectangle with a one-pixel line across its longer
   side (with 8 neighbours a single row or column separates the halves), recurse into both halves,
@@ -11,17 +11,18 @@ extra to ship; CHOLMOD's supernodal code is GPL, PARDISO needs MKL):
 - Factorisation: multifrontal Cholesky. Each box of the dissection eliminates its cut line inside a
   small dense "front" (its line plus the ring of pixels around the box) and hands the Schur
   complement on the ring to its parent box. Large fronts use LAPACK/BLAS level 3 in place (potrf,
-  trsm, syrk); the thousands of small fronts near the leaves are processed in numpy batches.
+  trsm, syrk). The tens of thousands of small fronts near the leaves run in compiled loops
+  (small_fronts.py), subtree by subtree, so their updates stay in the cache.
 - Reuse: the dissection only depends on the image size. All boxes of one depth with the same size
   and the same image borders share one local structure, so the analysis (`GridCholesky(shape)`) is
   done once per size and every later solve only does numeric work.
-- Memory traffic, which dominates the small fronts, is kept down: rings are ordered clockwise so a
-  child's ring lands in its parent's front in two or three straight runs (block additions, no
-  fancy indexing); symmetric blocks are only kept and added in their lower triangle; siblings are
-  stored so that each parent reads its children's updates as one slice.
+- Memory traffic, which dominates the large fronts' assembly, is kept down: rings are ordered
+  clockwise so a child's ring lands in its parent's front in two or three straight runs (block
+  additions, no fancy indexing); symmetric blocks are only kept and added in their lower triangle;
+  siblings are stored so that each parent reads its children's updates as one slice.
 
-Measured on the 512 x 476 femur reference (2-core shared machine, one BLAS thread): about 0.3 s
-of CPU per solve, against about 3 s for MONAI's transform; see benchmarks/confidence_speed.py.
+Measured on the 512 x 476 femur reference (2-core machine, one BLAS thread): see
+benchmarks/confidence_speed.py and the confidence plugin's notes for the figures against MONAI.
 
 A system is given as the diagonal and four coupling arrays of shape (H, W): the matrix entry
 between pixel (r, c) and its neighbour below, right, below-right and below-left, stored at (r, c)
@@ -38,6 +39,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from usannotator_plugins.confidence import small_fronts
+
 # Coupling kinds, in the order of the `couplings` tuple; index 0 is the diagonal.
 DIAGONAL, BELOW, RIGHT, BELOW_RIGHT, BELOW_LEFT = range(5)
 
@@ -53,7 +56,7 @@ _NEIGHBOURS = np.array([
 
 
 LEAF_AREA = 16          # boxes this small are eliminated whole (tuned on 512 x 476)
-BATCH_MAX_CUT = 24      # fronts that eliminate at most this many pixels are factored in numpy batches
+SMALL_CUT = 24          # fronts that eliminate at most this many pixels run in the compiled kernels
 
 
 class _Run(NamedTuple):
@@ -163,9 +166,7 @@ class _Group:
     ring_pair_src: np.ndarray = None
     children: list = field(default_factory=list)
 
-    @property
-    def batched(self) -> bool:
-        return len(self.cut) <= BATCH_MAX_CUT and len(self.base) > 1
+    pattern: np.ndarray = None       # (k, 3) front positions p <= q and source, for small_fronts
 
 
 class GridCholesky:
@@ -196,6 +197,17 @@ class GridCholesky:
             boxes = children
         for g in self.groups:
             g.local = None          # only needed while linking
+        self.small = self._small_groups()
+        self.subtrees = small_fronts.SmallSubtrees(self.groups, self.small)
+
+    def _small_groups(self) -> list:
+        """Groups whose fronts, and all their descendants' fronts, cut at most SMALL_CUT pixels:
+        those run in the compiled kernels."""
+        small = [False] * len(self.groups)
+        for gi in reversed(range(len(self.groups))):          # children before parents
+            g = self.groups[gi]
+            small[gi] = len(g.cut) <= SMALL_CUT and all(small[link.group] for link in g.children)
+        return small
 
     def _is_leaf(self, h, w):
         return (h * w <= self.leaf_area) | (np.maximum(h, w) < 3)
@@ -268,6 +280,8 @@ class GridCholesky:
         g.cut_pair_src = src[in_cut]
         g.ring_pair_pos = p[~in_cut] * (f - s) + q[~in_cut] - s
         g.ring_pair_src = src[~in_cut]
+        diagonal = np.stack([np.arange(s), np.arange(s), g.diag_src], 1)
+        g.pattern = np.concatenate([diagonal, np.stack([p, q, src], 1)]).astype(np.int64)
 
     def _link_children(self, previous, boxes, group_of, row) -> None:
         """For every parent group and child slot: the child group, and where its updates land."""
@@ -304,18 +318,15 @@ class GridCholesky:
         H, W = self.shape
         coef = np.concatenate([np.asarray(a, np.float64).ravel() for a in (diagonal, *couplings)])
         rhs = np.asarray(rhs, np.float64).ravel()
-        updates, factors = {}, [None] * len(self.groups)
+        small_factors, small_z, updates = self.subtrees.eliminate(coef, rhs)
+        factors = [None] * len(self.groups)
         waiting = self._parents_per_group()
         # groups were made depth by depth, so going backwards meets every child before its parent
         for gi in reversed(range(len(self.groups))):
-            g = self.groups[gi]
-            if g.batched and not g.children:
-                factors[gi], update, r_ring = _eliminate_leaves(g, coef, rhs)
-                taken = []
-            else:
-                cut_block, coupling_block, r, taken = self._assemble(g, coef, rhs, updates)
-                eliminate = _eliminate_batched if g.batched else _eliminate_one_by_one
-                factors[gi], update, r_ring = eliminate(cut_block, coupling_block, r)
+            if self.small[gi]:
+                continue
+            cut_block, coupling_block, r, taken = self._assemble(self.groups[gi], coef, rhs, updates)
+            factors[gi], update, r_ring = _eliminate_one_by_one(cut_block, coupling_block, r)
             for link, child_update in taken:
                 link.add_ring_part(update, child_update)
                 waiting[link.group] -= 1
@@ -323,15 +334,18 @@ class GridCholesky:
                     del updates[link.group]
             updates[gi] = (update, r_ring)
         x = np.empty(H * W)
-        for g, factor in zip(self.groups, factors):
-            ring_values = x[g.base[:, None] + g.ring]
-            back = _back_batched if g.batched else _back_one_by_one
-            x[g.base[:, None] + g.cut] = back(factor, ring_values)
+        for gi, g in enumerate(self.groups):
+            if not self.small[gi]:
+                x[g.base[:, None] + g.cut] = _back_one_by_one(factors[gi], x[g.base[:, None] + g.ring])
+        self.subtrees.back_substitute(small_factors, small_z, x)
         return x.reshape(H, W)
 
     def _parents_per_group(self) -> dict:
+        """How many large fronts read each group's update (small parents read theirs in the kernels)."""
         waiting = {}
-        for g in self.groups:
+        for gi, g in enumerate(self.groups):
+            if self.small[gi]:
+                continue
             for link in g.children:
                 waiting[link.group] = waiting.get(link.group, 0) + 1
         return waiting
@@ -433,81 +447,6 @@ def _ring_cells(r0, r1, c0, c1, H, W) -> np.ndarray:
 # What a front passes up is what its parent must subtract: Y.T Y and Y.T z - r_ring (this saves
 # a pass over the largest arrays).
 
-def _eliminate_batched(cut_block, coupling_block, r):
-    """Many small fronts at once: numpy's stacked Cholesky and matrix products. The triangular
-    solves run with the fronts along the last axis, so each step is one long vector operation
-    (numpy has no stacked triangular solve, and LAPACK's per-matrix calls cost more than the work)."""
-    n, s, b = coupling_block.shape
-    chol = np.linalg.cholesky(cut_block)
-    across = np.ascontiguousarray(chol.transpose(1, 2, 0))                    # (s, s, n)
-    rhs = np.empty((s, b + 1, n))
-    rhs[:, :b] = coupling_block.transpose(1, 2, 0)
-    rhs[:, b] = r[:, :s].T
-    _forward_substitute(across, rhs)
-    y = np.ascontiguousarray(rhs[:, :b].transpose(2, 0, 1))                  # (n, s, b)
-    z = np.ascontiguousarray(rhs[:, b].T)                                     # (n, s)
-    yt = y.transpose(0, 2, 1)
-    update = yt @ y
-    r_ring = (yt @ z[:, :, None])[:, :, 0]
-    r_ring -= r[:, s:]
-    return (across, y, z), update, r_ring
-
-
-def _eliminate_leaves(g: _Group, coef, rhs):
-    """Leaf boxes (no children, so nothing to add in): assembled and factored with the boxes
-    along the last axis, where every step is a long vector operation; only Y goes back to one
-    matrix per box, for the matrix product Y.T Y."""
-    n, s, b = len(g.base), len(g.cut), len(g.ring)
-    cut_block = np.zeros((s * s, n))
-    cut_block[g.diag_pos] = coef[g.diag_src[:, None] + g.base]
-    values = coef[g.cut_pair_src[:, None] + g.base]
-    cut_block[g.cut_pair_pos[0]] = values
-    cut_block[g.cut_pair_pos[1]] = values
-    rhs_block = np.zeros((s, b + 1, n))
-    p, q = np.divmod(g.ring_pair_pos, b)
-    rhs_block[p, q] = coef[g.ring_pair_src[:, None] + g.base]
-    rhs_block[:, b] = rhs[g.cut[:, None] + g.base]
-    across = cut_block.reshape(s, s, n)
-    _cholesky_across(across)
-    _forward_substitute(across, rhs_block)
-    y = np.ascontiguousarray(rhs_block[:, :b].transpose(2, 0, 1))               # (n, s, b)
-    z = np.ascontiguousarray(rhs_block[:, b].T)                                   # (n, s)
-    yt = y.transpose(0, 2, 1)
-    return (across, y, z), yt @ y, (yt @ z[:, :, None])[:, :, 0]
-
-
-def _cholesky_across(a) -> None:
-    """A = L L.T in place (lower triangle), for A (s, s, n) with the matrices along the last axis."""
-    for k in range(a.shape[0]):
-        if not (a[k, k] > 0).all():
-            raise np.linalg.LinAlgError("the system is not positive definite")
-        np.sqrt(a[k, k], out=a[k, k])
-        a[k + 1:, k] /= a[k, k]
-        for j in range(k + 1, a.shape[0]):
-            a[j, k + 1:j + 1] -= a[j, k] * a[k + 1:j + 1, k]
-
-
-def _back_batched(factor, ring_values):
-    across, y, z = factor
-    v = (z - (y @ ring_values[:, :, None])[:, :, 0]).T.copy()
-    _backward_substitute(across, v)
-    return v.T
-
-
-def _forward_substitute(chol, x) -> None:
-    """x <- L^-1 x in place, for L (s, s, n) lower triangular and x (s, k, n)."""
-    for i in range(chol.shape[0]):
-        x[i] /= chol[i, i]
-        x[i + 1:] -= chol[i + 1:, i, None, :] * x[i]
-
-
-def _backward_substitute(chol, x) -> None:
-    """x <- L^-T x in place, for L (s, s, n) lower triangular and x (s, n)."""
-    for i in reversed(range(chol.shape[0])):
-        x[i] /= chol[i, i]
-        x[:i] -= chol[i, :i] * x[i]
-
-
 def _eliminate_one_by_one(cut_block, coupling_block, r):
     """Large fronts, one at a time with LAPACK/BLAS level 3, in place: potrf, trsm, syrk.
     A C-ordered block's transpose is Fortran-ordered, so LAPACK sees A (symmetric; its valid
@@ -516,7 +455,7 @@ def _eliminate_one_by_one(cut_block, coupling_block, r):
     from scipy.linalg.lapack import dpotrf
 
     n, s, b = coupling_block.shape
-    update, r_ring, factors = np.empty((n, b, b)), np.empty((n, b)), []
+    update, r_ring, factors = np.zeros((n, b, b)), np.empty((n, b)), []   # zeros: blocks are added whole
     for k in range(n):
         upper, info = dpotrf(cut_block[k].T, lower=0, clean=0, overwrite_a=1)
         if info != 0:

@@ -7,7 +7,6 @@ its disk cache) and `review.review_list`. The dock only runs them as host jobs a
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import numpy as np
@@ -22,8 +21,8 @@ from usannotator.gui.widgets import combo, note, number
 from usannotator.jobs import Job
 from usannotator_plugins.confidence.algorithm import DEFAULTS, PRESETS, looks_fan_shaped
 from usannotator_plugins.confidence.review import LOW_CONFIDENCE, MOSTLY, label_border, review_list
-from usannotator_plugins.confidence.volume import (cache_key, confidence_volume, read_cached, sweep_stack,
-                                                   user_cache_dir)
+from usannotator_plugins.confidence.volume import (cache_key, confidence_volume, default_workers, read_cached,
+                                                   sweep_stack, user_cache_dir)
 
 SETTINGS_GROUP = "confidence"
 TOGGLE_SHORTCUT = "Shift+C"
@@ -72,11 +71,6 @@ def review_job(progress, labels, confidence, threshold, min_share, sweep_axis):
     inside the field of view)."""
     progress.update(0.0, "finding borders in low confidence")
     return review_list(labels, confidence, threshold, min_share, sweep_axis, inside=~np.isnan(confidence))
-
-
-def solver_workers() -> int:
-    """Slices solved at once: every core but one, which stays with the window."""
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def jump_target(labels, confidence, item, threshold, sweep_axis):
@@ -351,7 +345,7 @@ class ConfidenceDock(QWidget):
         self.toggle_action.setChecked(True)      # asked for: shown as it comes
         run, parameters = self._run, self.parameters()
         job = Job("Confidence map", confidence_volume,
-                  kwargs={"volume": document.volume, **parameters, "workers": solver_workers()})
+                  kwargs={"volume": document.volume, **parameters, "workers": default_workers(leave_a_core_free=True)})
         self.handle = self.host.run_job(
             job, on_result=lambda maps: self._computed(run, parameters, maps),
             on_partial=lambda payload: self._slice_computed(run, payload),

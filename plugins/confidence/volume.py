@@ -26,6 +26,15 @@ from usannotator_plugins.confidence.algorithm import (
 CACHE_LIMIT_BYTES = 4 * 2 ** 30
 
 
+def default_workers(leave_a_core_free: bool = False) -> int:
+    """Slices solved side by side: one per core (at most 8; each needs ~300 MB for 512 x 512),
+    less one that stays with the window when the GUI runs the job. Threads scale because the
+    solver's compiled kernels and LAPACK release the GIL (measured on 2 cores: 0.17 s per
+    512 x 476 slice with 2, 0.25 s with 1)."""
+    cores = os.cpu_count() or 2
+    return max(1, min(8, cores - (1 if leave_a_core_free else 0)))
+
+
 def confidence_volume(progress, volume, alpha: float = 2.0, beta: float = 90.0, gamma: float = 0.05,
                       sink: str = "all", sink_mask=None, cache_dir=None, use_cache: bool = True,
                       workers: int = 1) -> np.ndarray:

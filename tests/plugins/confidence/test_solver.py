@@ -56,6 +56,29 @@ def test_grid_solver_with_small_leaves_and_no_batches():
         assert np.abs(got - expected).max() < 1e-10
 
 
+@pytest.mark.parametrize("small_cut", [0, 8, 1000])
+def test_grid_solver_whichever_fronts_are_compiled(monkeypatch, small_cut):
+    """0: every front in LAPACK; 1000: every front in the compiled kernels; 8: both, meeting at
+    several depths. All give the direct solve's answer."""
+    import usannotator_plugins.confidence.grid_solver as grid_solver
+
+    monkeypatch.setattr(grid_solver, "SMALL_CUT", small_cut)
+    rng = np.random.default_rng(11)
+    diagonal, couplings, rhs, matrix = random_grid_system((45, 38), rng)
+    expected = spsolve(matrix, rhs.ravel()).reshape(45, 38)
+    grid = GridCholesky((45, 38))
+    assert any(grid.small) == (small_cut > 0) and all(grid.small) == (small_cut == 1000)
+    assert np.abs(grid.solve(diagonal, couplings, rhs) - expected).max() < 1e-10
+
+
+def test_grid_solver_refuses_a_matrix_that_is_not_positive_definite():
+    rng = np.random.default_rng(3)
+    diagonal, couplings, rhs, _ = random_grid_system((20, 20), rng)
+    diagonal[3, 4] = -5.0                          # inside a leaf: the compiled kernels see it
+    with pytest.raises(np.linalg.LinAlgError):
+        GridCholesky((20, 20)).solve(diagonal, couplings, rhs)
+
+
 def plain_confidence_map(image, alpha, beta, gamma, sink, sink_mask=None):
     """The slow path, built the way the reference code does: the Laplacian of all pixels numbered
     column-major, marked pixels removed, L_UU x_U = -L_UM x_M solved by SuperLU."""
