@@ -1,6 +1,6 @@
 """IFSS-Net lite against ZOI and shape-based interpolation from the same key slices.
 
-On demo phantoms whose seeds were never used in training (training: 1000-1199, validation: 950),
+On demo phantoms whose seeds were never used in training (training: 1000-1399, validation: 950),
 key slices every 20 slices: Dice, HD95 and volume error per muscle, and the time to propagate a
 whole demo volume (three muscles) on this machine. Prints a table; --json writes the numbers.
 
@@ -29,12 +29,13 @@ def key_slices(sparse):
     return {v: [int(z) for z in prov.key_slices(v)] for v in prov.labels()}
 
 
-def run_ifss(phantom, sparse, keys, weights, adapt_steps):
+def run_ifss(phantom, sparse, keys, weights, adapt_steps, threshold=None):
     from usannotator.jobs import Progress
-    from usannotator_plugins.ifss.propagate import propagate
+    from usannotator_plugins.ifss.propagate import THRESHOLD, Propagator, propagate
 
     started = time.perf_counter()
-    result = propagate(Progress(), phantom.volume.array, sparse, keys, weights=weights, device="cpu",
+    propagator = Propagator(weights, "cpu", threshold=THRESHOLD if threshold is None else threshold)
+    result = propagate(Progress(), phantom.volume.array, sparse, keys, propagator=propagator,
                        adapt_steps=adapt_steps, preview=False)
     return result.applied_to(sparse), time.perf_counter() - started
 
@@ -63,6 +64,8 @@ def main(argv=None) -> int:
     p.add_argument("--weights", default=None, help="IFSS-Net lite weights (default: shipped)")
     p.add_argument("--adapt", type=int, default=0, help="also run IFSS-Net adapted N steps to each volume")
     p.add_argument("--untrained", help="weights of the untrained network (zero-order copy) for reference")
+    p.add_argument("--spec-threshold", action="store_true",
+                   help="also run IFSS-Net lite with the spec's threshold 0.5 (the default is lower)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", help="write all numbers here")
     args = p.parse_args(argv)
@@ -78,6 +81,11 @@ def main(argv=None) -> int:
                "shape-based (sdf)": lambda ph, sp, k: run_interpolation(ph, sp, k, "sdf")}
     if args.adapt:
         methods[f"IFSS-Net lite, adapted {args.adapt} steps"] = lambda ph, sp, k: run_ifss(ph, sp, k, weights, args.adapt)
+    if args.spec_threshold:
+        from usannotator_plugins.ifss.propagate import SPEC_THRESHOLD
+
+        methods[f"IFSS-Net lite, spec threshold {SPEC_THRESHOLD:g}"] = \
+            lambda ph, sp, k: run_ifss(ph, sp, k, weights, 0, SPEC_THRESHOLD)
     if args.untrained:
         methods["untrained lite (zero-order copy)"] = lambda ph, sp, k: run_ifss(ph, sp, k, args.untrained, 0)
     rows = {name: [] for name in methods}

@@ -8,8 +8,18 @@ import sys
 import time
 
 from usannotator.core.errors import UserError
+from usannotator_plugins.ifss.config import SPEC_THRESHOLD, THRESHOLD
 
 DEFAULT_ADAPT_STEPS = 0   # see resources/ifss/TRAINING.md: adaptation did not pay within the time aim
+
+
+def _probability(text: str) -> float:
+    import argparse
+
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a threshold must be in (0, 1], got {text}")
+    return value
 
 
 def add_commands(subparsers) -> None:
@@ -23,6 +33,9 @@ def add_commands(subparsers) -> None:
                    help="the configuration the weights must be for (default lite; full needs --weights)")
     p.add_argument("--adapt", type=int, default=DEFAULT_ADAPT_STEPS, metavar="N",
                    help=f"first fine-tune N steps on this volume's key slices (default {DEFAULT_ADAPT_STEPS})")
+    p.add_argument("--threshold", type=_probability, default=THRESHOLD, metavar="P",
+                   help="blended probability from which a voxel is the muscle (default %(default)s; the "
+                        f"spec's {SPEC_THRESHOLD}, see plugins/ifss/config.py)")
     p.add_argument("--labels", help="comma-separated label values to propagate (default: all with key slices)")
     p.add_argument("--extend-tails", action="store_true", help="also continue beyond the first and last key slices")
     p.add_argument("--axis", type=int, default=0, choices=(0, 1, 2), help="numpy axis of the sweep (default 0)")
@@ -102,7 +115,7 @@ def cmd_propagate(args) -> int:
     wanted = _label_list(args.labels)
     progress = Progress(on_update=stderr_bar() if sys.stderr.isatty() else None)
     started = time.perf_counter()
-    propagator = Propagator(args.weights, args.device, config_name=args.config)
+    propagator = Propagator(args.weights, args.device, config_name=args.config, threshold=args.threshold)
     result = propagate(progress, image, sparse, keys, labels_to_run=wanted, propagator=propagator,
                        adapt_steps=args.adapt, extend_tails=args.extend_tails, preview=False)
     out = np.moveaxis(result.applied_to(sparse), 0, args.axis)

@@ -28,7 +28,8 @@ PROPAGATE_SHORTCUT = "Ctrl+P"   # free: File uses Ctrl+O/S/L/E/Q, tools single l
 DEVICES = ("auto", "cpu", "cuda")
 ADAPT_STEPS = 100               # adapt()'s own default; the command line's 0 means "do not adapt"
 REDRAW_MS = 100                 # slices arrive tens per second; the views redraw at most this often
-THRESHOLD = 0.5                 # spec 8.3: a blended probability >= 0.5 is the muscle
+PREVIEW_THRESHOLD = 0.5         # preview only: one chain's own probability (near 0 or 1) >= 0.5;
+                                # the written labels use propagate.THRESHOLD on the blend
 SHIPPED = "shipped lite weights"
 
 
@@ -174,7 +175,7 @@ class PreviewOverlay(CategoryOverlay):
         for z, p in zip(slices, probability):
             row = self.volume_map[int(z)]
             row[row == label] = 0
-            row[(p >= THRESHOLD) & (row == 0)] = label
+            row[(p >= PREVIEW_THRESHOLD) & (row == 0)] = label
 
 
 # ----- the dock ---------------------------------------------------------------------------------------

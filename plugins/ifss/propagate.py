@@ -23,10 +23,10 @@ from usannotator.core.errors import UserError
 from usannotator.core.provenance import Source
 from usannotator.jobs import Job, choose_device, is_out_of_memory
 from usannotator_plugins.ifss.chains import ChainPlan, ChainRunner, steps_needed
+from usannotator_plugins.ifss.config import SPEC_THRESHOLD, THRESHOLD  # noqa: F401 (SPEC_THRESHOLD: for callers)
 from usannotator_plugins.ifss.grid import prepare_image
 from usannotator_plugins.ifss.weights import load_model, shipped_weights, weights_fingerprint
 
-THRESHOLD = 0.5
 TAIL_MIN_PIXELS = 10
 TAIL_MIN_SHARE = 0.02
 NAMES = {1: "GM", 2: "GL", 3: "SOL"}
@@ -152,8 +152,12 @@ class Propagator:
     propagate (the host's model thread). Adapted weights (`adapt`) stay with this propagator only.
     """
 
-    def __init__(self, weights=None, device: str = "auto", config_name: str = "lite", batch: int | None = None):
+    def __init__(self, weights=None, device: str = "auto", config_name: str = "lite", batch: int | None = None,
+                 threshold: float = THRESHOLD):
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"the threshold must be in (0, 1], got {threshold}")
         self.weights_path = weights
+        self.threshold = float(threshold)     # THRESHOLD, or SPEC_THRESHOLD for the spec's 0.5
         self.requested_device = device
         self.config_name = config_name
         self.batch = batch
@@ -367,7 +371,7 @@ class Propagator:
         chunk = 16
         for c0 in range(0, len(all_z), chunk):
             zs = all_z[c0:c0 + chunk]
-            self._resolve_slices(zs, z0, new, run, members, soft, grid)
+            self._resolve_slices(zs, z0, new, run, members, soft, grid, self.threshold)
         region = (slice(z0, z1), slice(0, shape[1]), slice(0, shape[2]))
         changed = new != old
         names = ", ".join(_name(l) for l in run)
@@ -393,7 +397,7 @@ class Propagator:
         return out
 
     @staticmethod
-    def _resolve_slices(zs, z0, new, run, members, soft, grid) -> None:
+    def _resolve_slices(zs, z0, new, run, members, soft, grid, threshold: float = THRESHOLD) -> None:
         idx = np.asarray(zs) - z0
         block = new[idx]
         probs = np.full((len(run),) + block.shape, -1.0, dtype=np.float32)
@@ -407,7 +411,7 @@ class Propagator:
                 probs[i, rows] = grid.back(stacked).numpy()
         best = probs.argmax(axis=0)                                  # ties: the lower label value
         best_p = np.take_along_axis(probs, best[None], axis=0)[0]
-        write = (best_p >= THRESHOLD) & (block == 0)
+        write = (best_p >= threshold) & (block == 0)
         block[write] = np.asarray(run, dtype=np.uint16)[best[write]]
         new[idx] = block
 

@@ -76,6 +76,27 @@ def test_train_command_writes_loadable_weights(tmp_path, capsys):
     assert "trained 2 steps; kept the weights of step 2" in capsys.readouterr().out
 
 
+def test_the_threshold_decides_how_much_is_muscle(demo_files, untrained_weights, tmp_path, capsys):
+    from usannotator.io import read_labels
+
+    counts = {}
+    for threshold in ("0.25", "0.5"):
+        out = tmp_path / f"out{threshold}.nii.gz"
+        code = main(["propagate", demo_files["image"], demo_files["sparse"], "-o", str(out),
+                     "--weights", str(untrained_weights), "--device", "cpu", "--threshold", threshold])
+        assert code == 0, capsys.readouterr().err
+        counts[threshold] = int((read_labels(out)[0] > 0).sum())
+    assert counts["0.25"] > counts["0.5"]
+
+
+@pytest.mark.parametrize("bad", ["0", "1.5", "x"])
+def test_a_threshold_outside_0_1_is_refused(demo_files, tmp_path, capsys, bad):
+    out = tmp_path / "o.nii.gz"
+    with pytest.raises(SystemExit) as stop:
+        main(["propagate", demo_files["image"], demo_files["sparse"], "-o", str(out), "--threshold", bad])
+    assert stop.value.code == 2 and "threshold" in capsys.readouterr().err and not out.exists()
+
+
 def test_train_refuses_bad_seeds(tmp_path, capsys):
     assert main(["train", "-o", str(tmp_path / "w.pt"), "--seeds", "a-b"]) == 2
     assert "seeds" in capsys.readouterr().err

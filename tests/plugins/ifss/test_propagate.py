@@ -11,8 +11,8 @@ from usannotator.core import Edit, Source
 from usannotator.core.errors import UserError
 from usannotator.jobs import Cancelled, Progress
 from usannotator_plugins.ifss.config import LITE
-from usannotator_plugins.ifss.propagate import (Interval, Propagator, correction_job, intervals_around,
-                                                propagation_job)
+from usannotator_plugins.ifss.propagate import (SPEC_THRESHOLD, THRESHOLD, Interval, Propagator, correction_job,
+                                                intervals_around, propagation_job)
 
 
 @pytest.fixture
@@ -61,16 +61,26 @@ def test_muscles_outside_the_run_stay_untouched(leg, echo_propagator):
     assert result.slices_written[2] == [z for z in range(lo + 1, hi) if z not in keys[2]]
 
 
-def test_blend_between_a_mask_and_an_empty_key(echo_propagator):
+@pytest.mark.parametrize("threshold, last", [(THRESHOLD, 10), (SPEC_THRESHOLD, 7)])
+def test_blend_between_a_mask_and_an_empty_key(echo_propagator, threshold, last):
     propagator, _ = echo_propagator
+    propagator.threshold = threshold
     image = np.random.default_rng(0).integers(1, 255, (20, 64, 64)).astype(np.uint8)
     labels = np.zeros(image.shape, np.uint16)
     labels[2, 20:40, 20:40] = 1                # slice 13 is a key slice where the muscle is absent
     result = propagator.propagate(Progress(), image, labels, {1: [2, 13]}, preview=False)
     out = result.applied_to(labels)
     present = [z for z in range(3, 13) if (out[z] == 1).any()]
-    # P(z) = (13 - z) / 11 from the forward chain: at least 0.5 up to slice 7
-    assert present == [3, 4, 5, 6, 7]
+    # P(z) = (13 - z) / 11 from the forward chain: at least 0.25 up to slice 10, at least 0.5 up to 7
+    assert present == list(range(3, last + 1))
+
+
+def test_default_threshold_and_the_specs():
+    assert Propagator().threshold == THRESHOLD == 0.25
+    assert Propagator(threshold=SPEC_THRESHOLD).threshold == 0.5
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="threshold"):
+            Propagator(threshold=bad)
 
 
 def test_preview_streams_every_recomputed_slice_from_both_chains(leg, echo_propagator):
@@ -143,7 +153,8 @@ def test_a_correction_recomputes_only_its_two_intervals(leg_document, echo_propa
     doc.apply_edit(result.to_edit())
     others = [z for z in range(doc.labels.shape[0]) if z not in expected]
     assert np.array_equal(doc.labels[others], before[others])          # byte-identical elsewhere
-    assert (doc.labels[j + 1] == 1).sum() < (before[j + 1] == 1).sum()  # the new key's shape is carried
+    box = (slice(20, 30), slice(10, 20))
+    assert (doc.labels[j + 1][box] == 1).sum() > (before[j + 1][box] == 1).sum()   # the new key's box is carried
 
 
 def test_intervals_around_a_new_key():

@@ -14,7 +14,8 @@ from usannotator_plugins.ifss.weights import (FORMAT, FORMAT_VERSION, load_model
 
 # Mean Dice on the held-out small phantom below (seed 901, keys every 6), see TRAINING.md;
 # the zero-order copy of the untrained network scores lower (checked in the test).
-SHIPPED_DICE_AT_LEAST = 0.88   # measured 0.888 (untrained zero-order copy: 0.869)
+# Measured 0.911 at the default threshold 0.25 (0.888 at the spec's 0.5, untrained copy 0.869 there).
+SHIPPED_DICE_AT_LEAST = 0.90
 
 
 def test_round_trip_keeps_weights_configuration_and_notes(tmp_path):
