@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 
 from usannotator.core.errors import UserError
 from usannotator.gui.overlays import CategoryOverlay
-from usannotator.gui.widgets import note
+from usannotator.gui.widgets import note, number
 from usannotator.jobs import Job
+from usannotator_plugins.ifss.config import SPEC_THRESHOLD, THRESHOLD
 
 SETTINGS_GROUP = "ifss"
 PROPAGATE_SHORTCUT = "Ctrl+P"   # free: File uses Ctrl+O/S/L/E/Q, tools single letters, docks Shift+letter
@@ -246,6 +247,12 @@ class IFSSDock(QWidget):
         self.corrections_box.setToolTip("After a propagation, slices corrected by hand become key slices; "
                                         "propagating again then recomputes only the stretches next to them")
         self.corrections_box.toggled.connect(lambda on: self.settings.setValue("only_corrections", on))
+        self.threshold_box = number(
+            box, 0.05, 1.0, 2, 0.05, self.settings.value("threshold", THRESHOLD, type=float),
+            f"A voxel becomes the muscle where the blended probability reaches this (default {THRESHOLD}, "
+            f"measured best for the shipped weights; the spec's {SPEC_THRESHOLD} gives smaller muscles). "
+            "Changing it and propagating again reuses the computed slices.")
+        self.threshold_box.valueChanged.connect(lambda v: self.settings.setValue("threshold", v))
         self.propagate_button = QPushButton("Propagate", box)
         self.propagate_button.setToolTip(f"Carry the key-slice masks through the volume ({PROPAGATE_SHORTCUT})")
         self.propagate_button.clicked.connect(self.propagate)
@@ -257,6 +264,7 @@ class IFSSDock(QWidget):
         row.addWidget(self.cancel_button)
         self.state_label = note(box, "Open a volume with key slices.")
         form.addRow(self.corrections_box)
+        form.addRow("Threshold", self.threshold_box)
         form.addRow(row)
         form.addRow(self.state_label)
         return box
@@ -363,6 +371,7 @@ class IFSSDock(QWidget):
             from usannotator_plugins.ifss.propagate import Propagator
 
             self.propagator = Propagator(self.weights_path, self.device_box.currentText())
+        self.propagator.threshold = self.threshold_box.value()
         return self.propagator
 
     def _slices_arrived(self, run, payload):

@@ -102,6 +102,18 @@ def test_propagate_streams_slices_then_writes_one_edit(window, dock, qtbot, tmp_
     assert not document.history.can_undo()
 
 
+def test_the_threshold_setting_decides_the_written_muscles(window, dock, qtbot):
+    document = open_demo(window)
+    before = document.labels.copy()
+    assert dock.threshold_box.value() == 0.25
+    dock.threshold_box.setValue(0.5)
+    expected = Propagator(threshold=0.5).propagate(
+        Progress(), labels_to_run=dock.labels_to_run(document), **document_inputs(document)).applied_to(before)
+    propagate_and_wait(dock, qtbot)
+    assert np.array_equal(document.labels, expected)
+    assert float(dock.settings.value("threshold")) == 0.5          # remembered for the next session
+
+
 def test_cancel_mid_run_changes_nothing(window, dock, qtbot):
     document = open_demo(window)
     before = document.labels.copy()
