@@ -9,8 +9,9 @@
 #   --keep        keep the work folder (screenshot, reports, outputs) and print where it is
 #
 # Checks: the window on the demo renders (screenshot not blank), every built-in plugin is active,
-# headless commands work, and one model job (IFSS-Net propagation on a small demo) runs inside the
-# bundle. Needs xvfb-run and python3 (standard library only: it reads the PNG). Exit 0 when all pass.
+# headless commands work, a confidence map of a small demo volume (the compiled solver kernels)
+# and one model job (IFSS-Net propagation on a small demo) run inside the bundle. Needs xvfb-run
+# and python3 (standard library only: it reads the PNG). Exit 0 when all pass.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -122,6 +123,15 @@ else
 fi
 image=$(sed -n 's/^image: //p' "$OUT/demo.txt"); sparse=$(sed -n 's/^sparse: //p' "$OUT/demo.txt")
 truth=$(sed -n 's/^\(truth\|labels\|ground_truth\): //p' "$OUT/demo.txt" | head -n1)
+# the confidence solver's compiled kernels (numba) inside the bundle, with an empty user cache
+t0=$(date +%s.%N)
+if clean "$APP" confidence "$image" -o "$OUT/confidence.nii.gz" --no-cache > "$OUT/confidence.log" 2>&1 \
+     && [ -s "$OUT/confidence.nii.gz" ]; then
+  t1=$(date +%s.%N)
+  pass "usannotator confidence on the small demo volume ($(echo "$t1 - $t0" | bc 2>/dev/null || echo "?") s)"
+else
+  fail "usannotator confidence: $(tail -n5 "$OUT/confidence.log")"
+fi
 t0=$(date +%s.%N)
 clean "$APP" propagate "$image" "$sparse" -o "$OUT/propagated.nii.gz" > "$OUT/propagate.log" 2>&1
 rc=$?
