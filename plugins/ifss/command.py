@@ -10,7 +10,7 @@ import time
 from usannotator.core.errors import UserError
 from usannotator_plugins.ifss.config import SPEC_THRESHOLD, THRESHOLD
 
-DEFAULT_ADAPT_STEPS = 0   # see resources/ifss/TRAINING.md: adaptation did not pay within the time aim
+DEFAULT_ADAPT_STEPS = 0   # plugins/ifss/adapt.py: on demo phantoms 40 steps changed Dice by < 0.001 for ~10 s more
 
 
 def _probability(text: str) -> float:

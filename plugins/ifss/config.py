@@ -103,3 +103,6 @@ def config_named(name: str) -> IFSSConfig:
 # Also better with keys every 10 (0.956 -> 0.959) and every 30 (0.872 -> 0.921) on 950-954.
 THRESHOLD = 0.25
 SPEC_THRESHOLD = 0.5
+
+# "Adapt to this volume": window steps when the user asks for it (measured, see adapt.py).
+ADAPT_STEPS = 40

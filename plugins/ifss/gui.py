@@ -22,12 +22,11 @@ from usannotator.core.errors import UserError
 from usannotator.gui.overlays import CategoryOverlay
 from usannotator.gui.widgets import note, number
 from usannotator.jobs import Job
-from usannotator_plugins.ifss.config import SPEC_THRESHOLD, THRESHOLD
+from usannotator_plugins.ifss.config import ADAPT_STEPS, SPEC_THRESHOLD, THRESHOLD
 
 SETTINGS_GROUP = "ifss"
 PROPAGATE_SHORTCUT = "Ctrl+P"   # free: File uses Ctrl+O/S/L/E/Q, tools single letters, docks Shift+letter
 DEVICES = ("auto", "cpu", "cuda")
-ADAPT_STEPS = 100               # adapt()'s own default; the command line's 0 means "do not adapt"
 REDRAW_MS = 100                 # slices arrive tens per second; the views redraw at most this often
 PREVIEW_THRESHOLD = 0.5         # preview only: one chain's own probability (near 0 or 1) >= 0.5;
                                 # the written labels use propagate.THRESHOLD on the blend
@@ -544,7 +543,8 @@ def adapt_summary(result) -> str:
     """Mean loss of the first and last tenth of the steps: what the fine-tuning bought."""
     losses = [float(v) for v in result.losses]
     if not losses:
-        return f"Adapted: {result.steps_done} steps."
+        return (f"{result.steps_done} steps met no key slice, so nothing was learnt: "
+                "give enough steps to run from one key slice to the next.")
     n = max(1, len(losses) // 10)
     before, after = np.mean(losses[:n]), np.mean(losses[-n:])
     return f"Adapted: {result.steps_done} steps in {result.seconds:.0f} s, loss {before:.3f} → {after:.3f}."

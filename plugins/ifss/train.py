@@ -213,8 +213,12 @@ class Trainer:
     def lr(self) -> float:
         return self.optimiser.param_groups[0]["lr"]
 
-    def train_chain(self, batch: ChainBatch, check=None) -> list:
-        """Window by window along the chains; returns each window's loss."""
+    def train_chain(self, batch: ChainBatch, check=None, known_only: bool = False) -> list:
+        """Window by window along the chains; returns the loss of each window that updated.
+
+        known_only: learn from annotated slices only (the loss ignores the rest, and a window
+        without one just carries the prediction on), instead of pseudo-labels where nothing is
+        known. Adaptation uses it: see adapt.py."""
         config = self.model.config
         w, s = config.window, config.stride
         self.model.train()
@@ -226,16 +230,30 @@ class Trainer:
             window = slice(1 + j * s, 1 + j * s + w)
             mask_in = batch.masks[:, :1].expand(-1, w, -1, -1) if carried is None else carried
             truth, known = batch.masks[:, window], batch.known[:, window, None, None]
-            target = torch.where(known, truth, mask_in)        # pseudo-label where nothing is known
-            losses.append(self._update(batch.image[:, window], mask_in, target))
+            image = batch.image[:, window]
+            if not known_only:
+                target = torch.where(known, truth, mask_in)    # pseudo-label where nothing is known
+                losses.append(self._update(image, mask_in, target))
+            elif known.any():
+                losses.append(self._update(image, mask_in, truth, weight=known.expand_as(truth).float()))
+            else:
+                self._carry_only(image, mask_in)
             carried = self._carry(batch, window, truth)
         return losses
 
-    def _update(self, image, mask_in, target) -> float:
+    def _carry_only(self, image, mask_in) -> None:
+        self.model.eval()
+        with torch.no_grad():
+            self._last_probability = foreground_probability(self.model(image[:, None], mask_in[:, None]))
+        self.model.train()
+        self.step += 1
+
+    def _update(self, image, mask_in, target, weight=None) -> float:
+        """One optimiser step on a window; `weight` (0 or 1 per pixel) leaves pixels out of the loss."""
         self._set_lr()
         self.model.redraw_dropout(self.dropout_generator)
         probability = foreground_probability(self.model(image[:, None], mask_in[:, None]))
-        loss = self.loss(probability, target)
+        loss = self.loss(probability, target) if weight is None else self.loss(probability * weight, target * weight)
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         self.optimiser.step()

@@ -13,7 +13,8 @@ def test_adapting_changes_only_this_propagators_weights(leg_document, untrained_
     original = propagator.ensure_model()
     fingerprint = propagator.fingerprint
     result = adaptation_job(leg_document, propagator, steps=2)(Progress())
-    assert result.steps_done == 2 and len(result.losses) == 2
+    # two window steps; the losses are those of the windows that met a key slice and updated
+    assert result.steps_done == 2 and 1 <= len(result.losses) <= 2
     assert propagator.model is not original and propagator.fingerprint != fingerprint
     # the loaded weights themselves are untouched: another document's propagator starts from them
     assert Propagator(untrained_weights, "cpu").ensure_model().head.weight.abs().sum() == 0

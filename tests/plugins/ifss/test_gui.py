@@ -221,11 +221,11 @@ def test_cuda_preference_without_a_gpu_says_so(window, dock, qtbot):
 
 def test_adapt_then_propagate_uses_the_adapted_weights(window, dock, qtbot):
     document = open_demo(window)
-    dock.steps_box.setValue(2)
+    dock.steps_box.setValue(10)        # chains reach the next key slice within 10 windows
     dock.adapt_button.click()
     qtbot.waitUntil(lambda: dock.handle is None, timeout=120000)
     assert "loss" in dock.adapt_label.text() and "→" in dock.adapt_label.text()
-    assert "adapted to this volume (2 steps)" in dock.weights_label.text()
+    assert "adapted to this volume (10 steps)" in dock.weights_label.text()
     shipped = Propagator()
     shipped.ensure_model()
     assert dock.propagator.fingerprint != shipped.fingerprint
@@ -242,3 +242,12 @@ def test_screenshot_after_propagation(window, dock, qtbot, tmp_path):
     assert pixels.std() > 5
     window.save_screenshot(str(tmp_path / "after.png"))
     assert document.history.can_undo()
+
+
+def test_adapting_too_few_steps_to_meet_a_key_slice_says_so():
+    from usannotator_plugins.ifss.adapt import AdaptResult
+    from usannotator_plugins.ifss.gui import adapt_summary
+
+    text = adapt_summary(AdaptResult(steps_done=2, losses=[], seconds=0.1, alpha=0.6, beta=0.4))
+    assert "no key slice" in text and "nothing was learnt" in text
+    assert "loss 0.500 → 0.300" in adapt_summary(AdaptResult(4, [0.5, 0.4, 0.35, 0.3], 1.0, 0.6, 0.4))

@@ -57,6 +57,24 @@ def test_sparse_volumes_know_only_their_key_slices(tiny_config):
     assert (batch.masks.sum(dim=(2, 3))[~batch.known] == 0).all()   # unknown slices carry no target
 
 
+def test_learning_from_key_slices_only_ignores_windows_without_one(tiny_config):
+    """known_only (adaptation): a window that meets no key slice changes no weight; one that does
+    learns from the key mask only."""
+    labels = np.zeros((30, 32, 32), np.uint8)
+    labels[[2, 12], 8:20, 8:20] = 1
+    volume = volume_from_arrays(np.random.default_rng(0).integers(1, 255, (30, 32, 32)).astype(np.uint8),
+                                labels, tiny_config, complete=False)
+    batch = sample_batch(np.random.default_rng(2), [volume], tiny_config, 1, 1, augment=False)
+    assert not batch.known[:, 1:].any()             # one window, past the start: no key slice in it
+    torch.manual_seed(0)
+    trainer = Trainer(IFSSNet(tiny_config), lr=1e-2)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    assert trainer.train_chain(batch, known_only=True) == [] and trainer.step == 1
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    assert trainer.train_chain(batch) != []         # with pseudo-labels the same window updates
+    assert not all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+
+
 def _tiny_run(config, tmp_path, name, seed, steps=3):
     log = io.StringIO()
     settings = TrainingSettings(config=config, seeds=[1000, 1001], size="small", pool=2, steps=steps, seed=seed,
