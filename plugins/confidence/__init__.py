@@ -9,8 +9,8 @@ Python API (Qt-free, torch-free; numpy, scipy and numba):
   volume.confidence_volume(progress, volume, alpha, beta, gamma, sink, sink_mask=None,
                            cache_dir=None, use_cache=True, workers=1) -> float32, the volume's shape
       a Job: one map per slice along the sweep (per frame of a PLUS sequence), `workers` slices at
-      a time (volume.default_workers()), Cancel between batches, a disk cache written only when
-      every slice is done
+      a time in worker processes (volume.default_workers()), Cancel between slices, a disk cache
+      written only when every slice is done
   review.review_list(labels, confidence, threshold=0.1, min_share=0.5, sweep_axis=0)
       -> [SliceToReview(slice, label, share, border_pixels)], worst first
   algorithm.looks_fan_shaped(frame) -> bool (warn: the method assumes parallel scan lines)

@@ -31,8 +31,8 @@ def add_confidence_command(subparsers) -> None:
     p.add_argument("--axis", type=int, choices=(0, 1, 2), default=0,
                    help="numpy axis of the sweep in a volume (default 0)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="slices computed at the same time (default: one per core, at most 8; each "
-                        "needs ~300 MB for 512 x 512)")
+                   help="slices computed at the same time, in worker processes (default: one per core, "
+                        "at most 8; each needs ~0.5 GB for 512 x 512)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the map cache")
     p.set_defaults(func=run_confidence)
 

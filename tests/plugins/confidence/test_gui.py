@@ -152,6 +152,20 @@ def test_only_below_threshold_leaves_high_confidence_uncoloured_and_draws_the_is
     assert chroma(grab(view.canvas)).mean() > chroma(shown).mean() + 10
 
 
+def test_worker_processes_fill_the_overlay_from_a_gui_job(window, dock, demo_volume, qtbot, monkeypatch):
+    """On a PC with more cores the dock's job solves slices in worker processes (spawned from the
+    job's thread); the maps are the same as in one process."""
+    import usannotator_plugins.confidence.gui as gui
+
+    monkeypatch.setattr(gui, "default_workers", lambda leave_a_core_free=False: 2)
+    document = document_of(demo_volume, slice(0, 12))
+    open_document(window, document, qtbot)
+    compute(dock, window, qtbot)
+    expected = confidence_volume(Progress(), document.volume, use_cache=False, **{
+        k: getattr(dock, f"{k}_box").value() for k in ("alpha", "beta", "gamma")})
+    np.testing.assert_array_equal(dock.overlay.volume_map, np.where(field_of_view(document), expected, np.nan))
+
+
 def test_the_overlay_holds_the_maps_of_the_qt_free_job_and_reopening_takes_them_from_the_cache(
         window, dock, demo_volume, qtbot, monkeypatch):
     document = document_of(demo_volume, slice(0, 16))

@@ -105,10 +105,50 @@ def test_plus_frames_from_far_to_near_are_flipped(stack):
     assert (maps[:, -1] == 1).all()             # the transducer is at the bottom row here
 
 
-def test_two_workers_give_the_same_maps(stack):
+def test_two_workers_solve_in_worker_processes_and_give_the_same_maps(stack):
+    messages = []
     one = confidence_volume(Progress(), stack, use_cache=False)
-    two = confidence_volume(Progress(), stack, use_cache=False, workers=2)
+    two = confidence_volume(Progress(on_update=lambda f, m: messages.append(m)), stack, use_cache=False, workers=2)
     assert np.array_equal(one, two)
+    assert not any("no worker processes" in m for m in messages)
+
+
+def test_cancel_with_worker_processes_stops_within_one_slice_each(stack, tmp_path):
+    done = []
+
+    def cancel_after_first_slice(fraction, message):
+        if fraction > 0:
+            progress.cancel()
+
+    progress = Progress(on_update=cancel_after_first_slice, on_partial=done.append)
+    with pytest.raises(Cancelled):
+        confidence_volume(progress, stack, cache_dir=tmp_path, workers=2)
+    assert 1 <= len(done) <= 2 < stack.shape[0]
+    assert cached_files(tmp_path) == []
+
+
+def test_worker_processes_that_cannot_start_leave_the_work_to_this_one(stack, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import usannotator_plugins.confidence.volume as volume
+
+    class Broken:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, *args):
+            raise BrokenProcessPool("no processes here")
+
+    real = volume._slice_pool
+    monkeypatch.setattr(volume, "_slice_pool", lambda shape, params, workers:
+                        (Broken(), None) if workers > 1 else real(shape, params, workers))
+    messages = []
+    maps = confidence_volume(Progress(on_update=lambda f, m: messages.append(m)), stack, use_cache=False, workers=2)
+    assert np.array_equal(maps, confidence_volume(Progress(), stack, use_cache=False))
+    assert any("no worker processes" in m for m in messages)
 
 
 def test_runs_as_a_job(stack, tmp_path):
