@@ -192,3 +192,13 @@ def test_the_cache_keeps_to_its_size_limit(stack, tmp_path, monkeypatch):
     confidence_volume(Progress(), stack[1:2], cache_dir=tmp_path)
     with pytest.raises(AssertionError, match="not from the cache"):
         confidence_volume(Progress(), stack[2:3], cache_dir=tmp_path)
+
+
+def test_worker_processes_are_limited_by_free_memory(monkeypatch):
+    import usannotator_plugins.confidence.volume as volume
+
+    monkeypatch.setattr(volume, "available_memory", lambda: 2 * 1e9)      # 1 GB for workers
+    assert volume.workers_that_fit(8, (512, 476)) == 2                    # ~0.49 GB each
+    assert volume.workers_that_fit(8, (2000, 2000)) == 1                  # 3.9 GB each: in this process
+    monkeypatch.setattr(volume, "available_memory", lambda: 64 * 1e9)
+    assert volume.workers_that_fit(8, (512, 476)) == 8
