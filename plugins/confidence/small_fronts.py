@@ -49,9 +49,10 @@ class SmallSubtrees:
         self.node_base = np.concatenate([groups[gi].base for gi in self.groups]) if n_nodes else np.zeros(0, np.int64)
         self.node_child = np.full((n_nodes, 2), -1, np.int64)
         self.node_slot = np.full(n_nodes, -1, np.int64)           # which child of its small parent
-        self.pos = np.zeros((len(self.groups), 2), np.int64)      # offsets of each slot's pos array
-        positions, maps = [], {"cut": [[] for _ in range(2 * len(self.groups))],
-                               "ring": [[] for _ in range(2 * len(self.groups))]}
+        self.pos_at = np.zeros((len(self.groups), 2), np.int64)   # where each slot's pos array starts
+        positions = []
+        none = np.zeros((0, 2), np.int64)
+        cut_maps, ring_maps = [none] * (2 * len(self.groups)), [none] * (2 * len(self.groups))
         at = 0
         for k, gi in enumerate(self.groups):
             for slot, link in enumerate(groups[gi].children):
@@ -59,14 +60,14 @@ class SmallSubtrees:
                 child = first_node[where[link.group]] + link.rows.start + np.arange(len(members))
                 self.node_child[members, slot] = child
                 self.node_slot[child] = slot
-                self.pos[k, slot] = at
+                self.pos_at[k, slot] = at
                 positions.append(link.pos)
                 at += len(link.pos)
-                cut_map, ring_map = _extend_add_maps(link.pos, len(groups[gi].cut), len(groups[gi].ring))
-                maps["cut"][2 * k + slot], maps["ring"][2 * k + slot] = [cut_map], [ring_map]
+                cut_maps[2 * k + slot], ring_maps[2 * k + slot] = _extend_add_maps(
+                    link.pos, len(groups[gi].cut), len(groups[gi].ring))
         self.positions = np.concatenate(positions).astype(np.int64) if positions else np.zeros(0, np.int64)
-        self.cut_map, self.cut_map_at = _flat([m[0] if m else np.zeros((0, 2)) for m in maps["cut"]], (0, 2))
-        self.ring_map, self.ring_map_at = _flat([m[0] if m else np.zeros((0, 2)) for m in maps["ring"]], (0, 2))
+        self.cut_map, self.cut_map_at = _flat(cut_maps, (0, 2))
+        self.ring_map, self.ring_map_at = _flat(ring_maps, (0, 2))
         self.n_cut = np.array([len(groups[gi].cut) for gi in self.groups], np.int64)
         self.n_ring = np.array([len(groups[gi].ring) for gi in self.groups], np.int64)
         self.cuts, self.cut_at = _flat([groups[gi].cut for gi in self.groups])
@@ -122,10 +123,9 @@ class SmallSubtrees:
         """One update buffer per depth and slot, as large as the largest ring at that depth."""
         depths = int(self.depth.max()) + 1 if n_nodes else 1
         ring = np.zeros((depths, 2), np.int64)
-        for node in range(n_nodes):
-            if self.node_slot[node] >= 0:
-                d, s = self.depth[node], self.node_slot[node]
-                ring[d, s] = max(ring[d, s], self.n_ring[self.node_group[node]])
+        children = self.node_slot >= 0
+        np.maximum.at(ring, (self.depth[children], self.node_slot[children]),
+                      self.n_ring[self.node_group[children]])
         self.scratch_at = np.concatenate([[0], np.cumsum((ring * ring).ravel())]).astype(np.int64)
         self.r_scratch_at = np.concatenate([[0], np.cumsum(ring.ravel())]).astype(np.int64)
 
@@ -137,7 +137,7 @@ class SmallSubtrees:
         failed = _eliminate_nodes(
             self.order, self.node_group, self.node_base, self.node_child, self.node_slot, self.depth,
             self.n_cut, self.n_ring, self.cuts, self.cut_at, self.patterns, self.pattern_at,
-            self.positions, self.pos, self.cut_map, self.cut_map_at, self.ring_map, self.ring_map_at,
+            self.positions, self.pos_at, self.cut_map, self.cut_map_at, self.ring_map, self.ring_map_at,
             coef, rhs, w.factors, self.factor_at, w.z, self.z_at,
             w.handoff, self.handoff_at, w.r_handoff, self.r_handoff_at,
             w.scratch, self.scratch_at, w.r_scratch, self.r_scratch_at)
