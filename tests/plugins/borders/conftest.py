@@ -1,9 +1,11 @@
 """Small leg phantoms for the border tests: their fascia map says which border stretches are
 visible (1) and which are faint or missing (2), so the split has a truth to meet."""
 
+import numpy as np
 import pytest
 
-from usannotator.phantom import generate_phantom
+from usannotator.io import read_labels, read_volume, write_labels
+from usannotator.phantom import generate_phantom, write_demo
 
 AGREEMENT_SEEDS = (0, 1, 2, 3)
 
@@ -51,3 +53,16 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A small demo phantom on disk, and a prediction one voxel (1.25 mm) too deep: across the muscles'
+    upper and lower borders it misses by more than the 1 mm tolerance, along their sides it hits."""
+    folder = tmp_path_factory.mktemp("demo")
+    paths = write_demo(folder, seed=0, size="small")
+    volume = read_volume(paths["image"])
+    truth = read_labels(paths["truth"])[0]
+    prediction = folder / "prediction.nii.gz"
+    write_labels(prediction, np.roll(truth, 1, axis=1), volume.geometry)
+    return {**paths, "prediction": str(prediction), "volume": volume, "labels": truth}

@@ -11,23 +11,10 @@ import pytest
 from usannotator.cli import main
 from usannotator.core import Geometry
 from usannotator.io import read_labels, read_volume, write_labels
-from usannotator.phantom import write_demo
 from usannotator.plugins import PluginRecord
 from usannotator_plugins.borders import outputs
 from usannotator_plugins.borders.analysis import analyse
 from usannotator_plugins.borders.split import SplitParameters
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    paths = write_demo(folder, seed=0, size="small")
-    volume = read_volume(paths["image"])
-    truth = read_labels(paths["truth"])[0]
-    # a prediction a little off: the truth shifted one voxel deeper
-    prediction = folder / "prediction.nii.gz"
-    write_labels(prediction, np.roll(truth, 1, axis=1), volume.geometry)
-    return {**paths, "prediction": str(prediction), "volume": volume, "labels": truth}
 
 
 def run(argv, capsys):

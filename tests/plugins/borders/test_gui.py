@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from usannotator.core import Document, Geometry, Volume
 from usannotator.io import read_labels, read_volume, write_labels
-from usannotator.phantom import write_demo
 from usannotator.plugins.api import Plugin, Segmenter
 from usannotator_plugins import borders
 from usannotator_plugins.borders import gui
@@ -23,19 +22,6 @@ from tests.gui.pixels import colour_pixels, grab
 
 pytestmark = pytest.mark.gui
 FOUND_AND_MISSED = (gui.DISTINCT_FOUND, gui.DISTINCT_MISSED, gui.COMPLETED_FOUND, gui.COMPLETED_MISSED)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """A small demo phantom on disk, and a prediction one voxel (1.25 mm) too deep: across the muscles'
-    upper and lower borders it misses by more than the 1 mm tolerance, along their sides it hits."""
-    folder = tmp_path_factory.mktemp("demo")
-    paths = write_demo(folder, seed=0, size="small")
-    volume = read_volume(paths["image"])
-    truth = read_labels(paths["truth"])[0]
-    prediction = folder / "prediction.nii.gz"
-    write_labels(prediction, np.roll(truth, 1, axis=1), volume.geometry)
-    return {"image": paths["image"], "truth": paths["truth"], "prediction": prediction, "folder": folder}
 
 
 def open_demo(window, demo):
